@@ -1,0 +1,1 @@
+# client/local.mk -- build fragment (included by the top Makefile.am)

@@ -1,0 +1,1 @@
+# daemon/engine/local.mk -- build fragment (included by the top Makefile.am)

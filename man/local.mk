@@ -1,0 +1,1 @@
+# man/local.mk -- build fragment (included by the top Makefile.am)

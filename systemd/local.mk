@@ -1,0 +1,1 @@
+# systemd/local.mk -- build fragment (included by the top Makefile.am)

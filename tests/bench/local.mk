@@ -1,0 +1,1 @@
+# tests/bench/local.mk -- build fragment (included by the top Makefile.am)

@@ -1,0 +1,68 @@
+/* testutil.c -- helpers shared by the libcheck suites (see testutil.h). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+static const char *shared_dir(void)
+{
+	const char *d = getenv("ORC_SHARED");
+	return d && *d ? d : "../shared";
+}
+
+const char *orc_test_shared(const char *rel)
+{
+	static char buf[4096];
+	snprintf(buf, sizeof(buf), "%s/%s", shared_dir(), rel);
+	return buf;
+}
+
+void orc_test_require_shared(void)
+{
+	struct stat st;
+	if (stat(shared_dir(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "SKIP: shared fixtures not found at %s (set ORC_SHARED)\n", shared_dir());
+		exit(ORC_TEST_SKIP);
+	}
+}
+
+char *orc_test_read_file(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+		goto out;
+	buf = malloc((size_t)n + 1);
+	if (!buf)
+		goto out;
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	buf[n] = '\0';
+	if (ret_len)
+		*ret_len = (size_t)n;
+out:
+	fclose(f);
+	return buf;
+}
+
+int orc_test_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
