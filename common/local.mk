@@ -6,3 +6,5 @@ common_libcommon_la_SOURCES = \
 	common/log.h common/log.c
 common_libcommon_la_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS)
 common_libcommon_la_LIBADD = $(MSGPACK_LIBS)
+
+include $(srcdir)/common/proto.mk

@@ -1,4 +1,5 @@
-# tests/local.mk -- libcheck suites (one per module) and integration tests.
+# tests/local.mk -- shared test helpers and the suites of common/.
+# Each engine/daemon/client component declares its own suites in its fragment.
 noinst_LTLIBRARIES += tests/libtestutil.la
 tests_libtestutil_la_SOURCES = tests/testutil.h tests/testutil.c
 tests_libtestutil_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

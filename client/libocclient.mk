@@ -1,0 +1,1 @@
+# client/libocclient.mk -- the client library (libocclient), its header and .pc

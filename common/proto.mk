@@ -1,0 +1,1 @@
+# common/proto.mk -- protocol schema, framing and codec (appends to libcommon.la)

@@ -1,0 +1,1 @@
+# daemon/engine/backend.mk -- build fragment for the backend component (included by daemon/engine/local.mk)

@@ -1,0 +1,74 @@
+/* engine.h -- the inference engine's public face for orcd, orcctl's local
+ * mode, the tests and the benchmarks: load a model onto a backend, open
+ * sequences (each with its own KV cache and position), and evaluate batches
+ * in which every sequence appends its own tokens (a prompt chunk or one
+ * decode token) at its own position. Library code: never prints or exits.
+ * One thread at a time may call orc_model_eval() on a model. */
+#ifndef ORC_ENGINE_H
+#define ORC_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "gguf.h"
+#include "model_desc.h"
+#include "tokenizer.h"
+
+struct orc_model;
+struct orc_seq;
+
+enum orc_backend_kind { ORC_BACKEND_AUTO, ORC_BACKEND_CPU, ORC_BACKEND_CUDA };
+
+/* Called during loading with bytes done and bytes total. */
+typedef void (*orc_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+struct orc_model_opts {
+	enum orc_backend_kind backend; /* AUTO: CUDA when a GPU is usable, else CPU */
+	int n_threads;                 /* CPU threads; 0 = the cores available */
+	uint32_t n_ctx;                /* tokens per sequence; 0 = min(n_ctx_train, 4096) */
+	uint32_t n_seq_max;            /* sequences open at once; 0 = 1 */
+	orc_progress_fn progress;      /* optional */
+	void *progress_user;
+};
+
+int orc_model_load(const char *path, const struct orc_model_opts *opts,
+		   struct orc_model **ret, struct orc_err *err);
+void orc_model_free(struct orc_model *m);   /* NULL is a no-op; frees every sequence too */
+
+const struct orc_model_desc *orc_model_get_desc(const struct orc_model *m);
+const struct orc_tok *orc_model_get_tok(const struct orc_model *m);
+const struct orc_gguf *orc_model_get_gguf(const struct orc_model *m);
+const char *orc_model_backend_name(const struct orc_model *m);  /* "cpu", "cuda" */
+uint32_t orc_model_n_ctx(const struct orc_model *m);
+uint32_t orc_model_n_vocab(const struct orc_model *m);
+
+struct orc_model_mem {
+	uint64_t weights, kv_cache, scratch;   /* bytes on the backend's memory */
+};
+void orc_model_get_mem(const struct orc_model *m, struct orc_model_mem *ret);
+
+/* A sequence: -EBUSY when n_seq_max are already open. */
+int orc_seq_new(struct orc_model *m, struct orc_seq **ret, struct orc_err *err);
+void orc_seq_free(struct orc_seq *s);        /* NULL is a no-op */
+uint32_t orc_seq_pos(const struct orc_seq *s);  /* tokens already in its cache */
+void orc_seq_clear(struct orc_seq *s);          /* back to position 0 */
+
+/* One sequence's share of a batch. */
+struct orc_eval_item {
+	struct orc_seq *seq;
+	const int32_t *ids;      /* n tokens appended at orc_seq_pos(seq) */
+	uint32_t n;
+	bool logits_all;         /* logits for every one of the n positions, not just the last */
+	float *logits;           /* out, caller-owned: n_vocab floats, or n x n_vocab when logits_all */
+};
+
+/* Evaluate all items in one batched pass. On success every sequence's
+ * position advances by its n. Ids out of range are -EINVAL, a context
+ * overflow -E2BIG (naming the limit); on error no position changes.
+ * The logits of a sequence do not depend on what else is in the batch. */
+int orc_model_eval(struct orc_model *m, struct orc_eval_item *items, size_t n_items,
+		   struct orc_err *err);
+
+#endif

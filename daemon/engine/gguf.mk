@@ -1,0 +1,1 @@
+# daemon/engine/gguf.mk -- build fragment for the gguf component (included by daemon/engine/local.mk)

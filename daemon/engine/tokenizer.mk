@@ -1,0 +1,1 @@
+# daemon/engine/tokenizer.mk -- build fragment for the tokenizer component (included by daemon/engine/local.mk)
