@@ -1,1 +1,3 @@
-# tests/bench/local.mk -- build fragment (included by the top Makefile.am)
+# tests/bench/local.mk -- benchmarks (not tests): `make bench` builds and runs them.
+include $(srcdir)/tests/bench/tokenizer.mk
+include $(srcdir)/tests/bench/engine.mk

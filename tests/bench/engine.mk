@@ -1,0 +1,1 @@
+# tests/bench/engine.mk -- engine benchmark

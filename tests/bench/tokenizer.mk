@@ -1,0 +1,1 @@
+# tests/bench/tokenizer.mk -- tokenizer benchmark

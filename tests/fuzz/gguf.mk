@@ -1,0 +1,1 @@
+# tests/fuzz/gguf.mk -- fuzz harness for gguf

@@ -1,0 +1,1 @@
+# tests/fuzz/proto.mk -- fuzz harness for proto

@@ -1,0 +1,1 @@
+# tests/fuzz/tokenizer.mk -- fuzz harness for tokenizer
