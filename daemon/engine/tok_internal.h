@@ -82,6 +82,7 @@ struct orc_tok {
 	bool add_space_prefix;          /* SPM: " " before the text; stripped again in decode */
 	bool ignore_merges;             /* BPE (llama3): a word that is a token is taken whole */
 	bool nfc;                       /* BPE (qwen2): NFC-normalize before pre-tokenizing */
+	bool spm_words;                 /* SPM: no entry has "▁" after another character */
 	int32_t *special;               /* [n_special] CONTROL/USER_DEFINED/UNKNOWN ids, longest first */
 	uint32_t n_special;
 	struct orc_pretok *pretok;      /* BPE only */
