@@ -45,6 +45,10 @@ static uint32_t next_cp(const unsigned char *s, size_t avail, size_t *k)
 	size_t n = orc_utf8_seq_len(s[0]);
 	uint32_t cp;
 
+	if (n == 1) {
+		*k = 1;
+		return s[0];
+	}
 	if (n == 2 && avail >= 2 && (s[1] & 0xC0) == 0x80) {
 		*k = 2;    /* the common case in byte-level entries */
 		return ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
@@ -250,9 +254,13 @@ static int emit(struct orc_detok *d, const char *p, size_t n, bool final,
 
 	d->in.n = 0;
 	d->out.n = 0;
-	if (orc_tok_bytes_append(&d->in, d->pend, d->n_pend) < 0 ||
-	    orc_tok_bytes_append(&d->in, p, n) < 0 ||
-	    orc_utf8_sanitize(d->in.v ? d->in.v : "", d->in.n, final, &d->out, &used) < 0 ||
+	/* reserve first: the buffers exist even when there is nothing to add */
+	if (orc_tok_bytes_reserve(&d->in, d->n_pend + n + 1) < 0 ||
+	    orc_tok_bytes_reserve(&d->out, 1) < 0)
+		return -ENOMEM;
+	orc_tok_bytes_append(&d->in, d->pend, d->n_pend);
+	orc_tok_bytes_append(&d->in, p, n);
+	if (orc_utf8_sanitize(d->in.v, d->in.n, final, &d->out, &used) < 0 ||
 	    orc_tok_bytes_reserve(&d->out, 1) < 0)
 		return -ENOMEM;
 	/* What is left is a partial sequence of at most 3 bytes. */

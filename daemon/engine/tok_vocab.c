@@ -154,7 +154,8 @@ uint32_t orc_tok_hash(const char *s, size_t len)
 	}
 	if (len) {
 		w = 0;
-		memcpy(&w, s, len);
+		for (size_t i = 0; i < len; i++)
+			w |= (uint64_t)(unsigned char)s[i] << (8 * i);
 		h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
 	}
 	h ^= h >> 29;

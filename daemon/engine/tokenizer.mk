@@ -12,3 +12,10 @@ tests_check_tokenizer_SOURCES = tests/check_tokenizer.c tests/tok_testutil.h tes
 tests_check_tokenizer_CFLAGS = $(TEST_CFLAGS)
 tests_check_tokenizer_LDADD = $(ENGINE_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS)
 TESTS += tests/check_tokenizer
+
+check_PROGRAMS += tests/check_tokenizer_fuzz
+tests_check_tokenizer_fuzz_SOURCES = tests/check_tokenizer_fuzz.c \
+	tests/fuzz/fuzz_tokenizer_one.h tests/fuzz/fuzz_tokenizer_one.c
+tests_check_tokenizer_fuzz_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/fuzz
+tests_check_tokenizer_fuzz_LDADD = $(ENGINE_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS)
+TESTS += tests/check_tokenizer_fuzz
