@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_tokenizer_one.h"
+#include "tok_fuzz_one.h"
 #include "gguf.h"
 #include "testutil.h"
 

@@ -15,7 +15,7 @@ TESTS += tests/check_tokenizer
 
 check_PROGRAMS += tests/check_tokenizer_fuzz
 tests_check_tokenizer_fuzz_SOURCES = tests/check_tokenizer_fuzz.c \
-	tests/fuzz/fuzz_tokenizer_one.h tests/fuzz/fuzz_tokenizer_one.c
+	tests/fuzz/tok_fuzz_one.h tests/fuzz/tok_fuzz_one.c
 tests_check_tokenizer_fuzz_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/fuzz
 tests_check_tokenizer_fuzz_LDADD = $(ENGINE_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS)
 TESTS += tests/check_tokenizer_fuzz

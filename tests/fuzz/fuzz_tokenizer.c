@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fuzz_tokenizer_one.h"
+#include "tok_fuzz_one.h"
 #include "gguf.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

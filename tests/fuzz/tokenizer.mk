@@ -3,7 +3,7 @@
 # tests/check_tokenizer_fuzz). `make fuzz-tokenizer FUZZ_TIME=SECONDS` runs it;
 # ORC_FUZZ_TOK_BIG names the big vocabulary (default: ../shared qwen2-vocab.gguf).
 FUZZ_TOK_SRCS = \
-	$(srcdir)/tests/fuzz/fuzz_tokenizer.c $(srcdir)/tests/fuzz/fuzz_tokenizer_one.c \
+	$(srcdir)/tests/fuzz/fuzz_tokenizer.c $(srcdir)/tests/fuzz/tok_fuzz_one.c \
 	$(srcdir)/daemon/engine/tokenizer.c $(srcdir)/daemon/engine/tok_vocab.c \
 	$(srcdir)/daemon/engine/tok_special.c $(srcdir)/daemon/engine/tok_pretok.c \
 	$(srcdir)/daemon/engine/tok_bpe.c $(srcdir)/daemon/engine/tok_spm.c \
@@ -15,7 +15,7 @@ CLEANFILES += tests/fuzz/fuzz_tokenizer
 
 if HAVE_CLANG
 tests/fuzz/fuzz_tokenizer: $(FUZZ_TOK_SRCS) $(srcdir)/daemon/engine/tok_internal.h \
-		$(srcdir)/daemon/engine/tokenizer.h $(srcdir)/tests/fuzz/fuzz_tokenizer_one.h
+		$(srcdir)/daemon/engine/tokenizer.h $(srcdir)/tests/fuzz/tok_fuzz_one.h
 	@mkdir -p tests/fuzz
 	$(CLANG) $(FUZZ_CFLAGS) -fno-sanitize-recover=undefined -std=c11 $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fuzz $(PCRE2_CFLAGS) \
 		-o $@ $(FUZZ_TOK_SRCS) $(PCRE2_LIBS) $(UNISTRING_LIBS) -lm

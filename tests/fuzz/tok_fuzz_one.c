@@ -1,5 +1,5 @@
-/* fuzz_tokenizer_one.c -- the properties one fuzz input is checked against
- * (see fuzz_tokenizer_one.h): no crash, errors only where the input is bad,
+/* tok_fuzz_one.c -- the properties one fuzz input is checked against
+ * (see tok_fuzz_one.h): no crash, errors only where the input is bad,
  * valid UTF-8 out of decode, streaming equal to one-shot decoding, and the
  * plain-text round trip. */
 #include "config.h"
@@ -11,7 +11,7 @@
 #include <uninorm.h>
 #include <unistr.h>
 
-#include "fuzz_tokenizer_one.h"
+#include "tok_fuzz_one.h"
 
 /* Stream ids through a detokenizer; the result must equal one-shot decoding
  * (both fail on the same bad id, or both succeed with the same bytes). */
