@@ -18,4 +18,11 @@ tests_check_gguf_CFLAGS = $(TEST_CFLAGS) $(GGUFW_CFLAGS)
 tests_check_gguf_LDADD = $(GGUFW_LIBS) $(ENGINE_LIBS) $(TEST_LDADD)
 TESTS += tests/check_gguf
 
+
+check_PROGRAMS += tests/check_quant
+tests_check_quant_SOURCES = tests/check_quant.c
+tests_check_quant_CFLAGS = $(TEST_CFLAGS)
+tests_check_quant_LDADD = $(ENGINE_LIBS) $(TEST_LDADD)
+TESTS += tests/check_quant
+
 EXTRA_DIST += tests/fuzz/corpus/gguf
