@@ -32,3 +32,7 @@ tests_check_model_desc_LDADD = $(GGUFW_LIBS) $(ENGINE_LIBS) $(TEST_LDADD)
 TESTS += tests/check_model_desc
 
 EXTRA_DIST += tests/fuzz/corpus/gguf
+
+# orcctl inspect (client/cmd_inspect.c) against the shared fixtures
+TESTS += tests/inspect.test
+EXTRA_DIST += tests/inspect.test
