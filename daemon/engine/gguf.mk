@@ -36,3 +36,9 @@ EXTRA_DIST += tests/fuzz/corpus/gguf
 # orcctl inspect (client/cmd_inspect.c) against the shared fixtures
 TESTS += tests/inspect.test
 EXTRA_DIST += tests/inspect.test
+
+check_PROGRAMS += tests/check_gguf_malformed
+tests_check_gguf_malformed_SOURCES = tests/check_gguf_malformed.c
+tests_check_gguf_malformed_CFLAGS = $(TEST_CFLAGS) $(GGUFW_CFLAGS)
+tests_check_gguf_malformed_LDADD = $(GGUFW_LIBS) $(ENGINE_LIBS) $(TEST_LDADD)
+TESTS += tests/check_gguf_malformed
