@@ -2,7 +2,7 @@
 # the GGUF parser, the ggml type table and dequantization, the model
 # description, the GGUF writer used by tests and tools, and their suites.
 daemon_engine_libengine_la_SOURCES += \
-	daemon/engine/gguf.h daemon/engine/gguf.c \
+	daemon/engine/gguf.h daemon/engine/gguf_impl.h daemon/engine/gguf.c daemon/engine/gguf_get.c \
 	daemon/engine/quant.h daemon/engine/quant.c \
 	daemon/engine/model_desc.h daemon/engine/model_desc.c
 

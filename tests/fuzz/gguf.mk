@@ -6,7 +6,7 @@
 # The harness is not part of `make check`; check_gguf replays the corpus.
 FUZZ_GGUF_SRCS = \
 	$(srcdir)/tests/fuzz/fuzz_gguf.c \
-	$(srcdir)/daemon/engine/gguf.c \
+	$(srcdir)/daemon/engine/gguf.c $(srcdir)/daemon/engine/gguf_get.c \
 	$(srcdir)/daemon/engine/quant.c \
 	$(srcdir)/daemon/engine/model_desc.c \
 	$(srcdir)/common/error.c
@@ -15,7 +15,7 @@ EXTRA_DIST += tests/fuzz/fuzz_gguf.c tests/fuzz/gguf.dict
 CLEANFILES += tests/fuzz/fuzz_gguf
 
 if HAVE_CLANG
-tests/fuzz/fuzz_gguf: $(FUZZ_GGUF_SRCS) $(srcdir)/daemon/engine/gguf.h \
+tests/fuzz/fuzz_gguf: $(FUZZ_GGUF_SRCS) $(srcdir)/daemon/engine/gguf.h $(srcdir)/daemon/engine/gguf_impl.h \
 		$(srcdir)/daemon/engine/quant.h $(srcdir)/daemon/engine/model_desc.h
 	@$(MKDIR_P) tests/fuzz
 	$(CLANG) $(FUZZ_CFLAGS) -fno-sanitize-recover=undefined -std=c11 -I$(top_builddir) \
