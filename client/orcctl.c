@@ -12,6 +12,8 @@
 
 const struct orcctl_cmd orcctl_cmds[] = {
 	{ "inspect", "describe a GGUF file offline (no daemon needed)", orcctl_cmd_inspect },
+	{ "tokenize", "text on standard input -> token ids (offline with --file)", orcctl_cmd_tokenize },
+	{ "detokenize", "token ids -> text (offline with --file)", orcctl_cmd_detokenize },
 
 	{ NULL, NULL, NULL },
 };

@@ -427,6 +427,8 @@ const char *orc_tok_pre_name(const struct orc_tok *t) { return t->pre; }
 uint32_t orc_tok_n_vocab(const struct orc_tok *t) { return t->n_vocab; }
 int32_t orc_tok_bos(const struct orc_tok *t) { return t->bos; }
 int32_t orc_tok_eos(const struct orc_tok *t) { return t->eos; }
+bool orc_tok_add_bos(const struct orc_tok *t) { return t->add_bos; }
+bool orc_tok_add_eos(const struct orc_tok *t) { return t->add_eos; }
 
 bool orc_tok_is_eog(const struct orc_tok *t, int32_t id)
 {

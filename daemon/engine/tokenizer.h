@@ -32,6 +32,10 @@ const char *orc_tok_pre_name(const struct orc_tok *t);    /* "qwen2", "gpt-2", "
 uint32_t orc_tok_n_vocab(const struct orc_tok *t);
 int32_t orc_tok_bos(const struct orc_tok *t);   /* -1 when the file has none */
 int32_t orc_tok_eos(const struct orc_tok *t);   /* -1 when the file has none */
+/* Whether ORC_TOK_ADD_SPECIAL adds BOS / EOS (the file's add_bos_token and
+ * add_eos_token, else llama.cpp's default for the model). */
+bool orc_tok_add_bos(const struct orc_tok *t);
+bool orc_tok_add_eos(const struct orc_tok *t);
 /* End of generation: EOS, EOT, <|im_end|>, <|end|>, <|eot_id|> ... */
 bool orc_tok_is_eog(const struct orc_tok *t, int32_t id);
 bool orc_tok_is_control(const struct orc_tok *t, int32_t id);

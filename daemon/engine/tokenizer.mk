@@ -19,3 +19,7 @@ tests_check_tokenizer_fuzz_SOURCES = tests/check_tokenizer_fuzz.c \
 tests_check_tokenizer_fuzz_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/fuzz
 tests_check_tokenizer_fuzz_LDADD = $(ENGINE_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS)
 TESTS += tests/check_tokenizer_fuzz
+
+# orcctl tokenize / detokenize, end to end
+TESTS += tests/tokenize.test
+EXTRA_DIST += tests/tokenize.test
