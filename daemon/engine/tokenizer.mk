@@ -23,3 +23,9 @@ TESTS += tests/check_tokenizer_fuzz
 # orcctl tokenize / detokenize, end to end
 TESTS += tests/tokenize.test
 EXTRA_DIST += tests/tokenize.test
+
+check_PROGRAMS += tests/check_tokenizer_build
+tests_check_tokenizer_build_SOURCES = tests/check_tokenizer_build.c tests/tok_testutil.h tests/tok_testutil.c
+tests_check_tokenizer_build_CFLAGS = $(TEST_CFLAGS) $(GGUFW_CFLAGS)
+tests_check_tokenizer_build_LDADD = $(GGUFW_LIBS) $(ENGINE_LIBS) $(TEST_LDADD)
+TESTS += tests/check_tokenizer_build
