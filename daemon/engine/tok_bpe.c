@@ -79,8 +79,6 @@ static int32_t whole_word(const struct orc_tok *t, const char *w, size_t n,
  * The same order as the heap (lowest rank, then leftmost), in O(n^2) on a
  * few dozen symbols, which is faster than heap traffic. */
 
-#define SHORT_WORD 48
-
 struct short_sym {
 	int32_t id;
 	int32_t rank;    /* of the pair (this, next); INT32_MAX: no merge */
@@ -99,7 +97,7 @@ static void rank_pair(const struct orc_tok *t, struct short_sym *w)
 
 static int bpe_short(const struct orc_tok *t, const char *s, size_t n, struct orc_tok_ids *out)
 {
-	struct short_sym w[SHORT_WORD];
+	struct short_sym w[ORC_TOK_SHORT_WORD];
 	int r;
 
 	for (size_t i = 0; i < n; i++)
@@ -140,7 +138,7 @@ static int bpe_word(const struct orc_tok *t, const char *w, size_t n,
 		if (id >= 0)
 			return orc_tok_ids_push(out, id);
 	}
-	if (n <= SHORT_WORD)
+	if (n <= t->short_word && n <= ORC_TOK_SHORT_WORD)
 		return bpe_short(t, w, n, out);
 	if ((r = orc_tok_syms_reserve(s, n)) < 0)
 		return r;

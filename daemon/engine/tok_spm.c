@@ -81,8 +81,6 @@ static int emit(const struct orc_tok *t, const struct orc_tok_sym *y, const char
 
 /* ---- short words: scan the pairs (highest score, then leftmost) ---- */
 
-#define SHORT_WORD 48
-
 struct short_sym {
 	uint32_t off, len;
 	float score;   /* of the pair (this, next) */
@@ -100,7 +98,7 @@ static void score_pair(const struct orc_tok *t, const char *buf, struct short_sy
 static int spm_short(const struct orc_tok *t, const char *buf, size_t from, size_t to,
 		     struct orc_tok_ids *out)
 {
-	struct short_sym w[SHORT_WORD];
+	struct short_sym w[ORC_TOK_SHORT_WORD];
 	size_t n = 0;
 	int r;
 
@@ -144,7 +142,8 @@ static int spm_merge(const struct orc_tok *t, struct orc_tok_scratch *s, size_t 
 	size_t n = 0;
 	int r;
 
-	if (to - from <= SHORT_WORD)   /* bytes: at most as many characters */
+	/* bytes: at most as many characters */
+	if (to - from <= t->short_word && to - from <= ORC_TOK_SHORT_WORD)
 		return spm_short(t, buf, from, to, out);
 	if ((r = orc_tok_syms_reserve(s, to - from)) < 0)
 		return r;

@@ -398,6 +398,7 @@ int orc_tok_new(const struct orc_gguf *g, struct orc_tok **ret, struct orc_err *
 		goto fail;
 	byte_tokens(t);
 	t->spm_words = t->kind == ORC_TOK_SPM && spm_words_ok(t);
+	t->short_word = ORC_TOK_SHORT_WORD;
 	*ret = t;
 	return 0;
 fail:
