@@ -7,3 +7,16 @@ tests_check_jsonr_SOURCES = tests/check_jsonr.c tests/jsonr.c tests/jsonr.h
 tests_check_jsonr_CFLAGS = $(TEST_CFLAGS)
 tests_check_jsonr_LDADD = $(TEST_LDADD) -lm
 TESTS += tests/check_jsonr
+
+daemon_engine_libengine_la_SOURCES += \
+	daemon/engine/backend.h daemon/engine/backend.c \
+	daemon/engine/threadpool.h daemon/engine/threadpool.c \
+	daemon/engine/cpu_kernels.h daemon/engine/cpu_kernels.c daemon/engine/cpu_kernels_avx2.c \
+	daemon/engine/backend_cpu_impl.h daemon/engine/backend_cpu.c \
+	daemon/engine/backend_cpu_matmul.c daemon/engine/backend_cpu_attn.c
+
+check_PROGRAMS += tests/check_ops
+tests_check_ops_SOURCES = tests/check_ops.c
+tests_check_ops_CFLAGS = $(TEST_CFLAGS)
+tests_check_ops_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) -lm
+TESTS += tests/check_ops
