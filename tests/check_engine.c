@@ -397,6 +397,7 @@ int main(void)
 	TCase *tc = tcase_create("cpu");
 	const int n = (int)(sizeof(models) / sizeof(models[0]));
 
+	orc_test_require_shared();      /* every test needs the models: skip the suite */
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, reference_logits_and_greedy, 0, n);
 	tcase_add_test(tc, stories_golden_text);
