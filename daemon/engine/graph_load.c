@@ -215,9 +215,13 @@ static int load_weights(struct orc_graph *g, const struct orc_gguf *gg, struct o
 	uint64_t total = 0;
 	int rc = collect(g, &l, err);
 
-	for (size_t i = 0; i < l.n; i++)
-		if (!l.v[i].small)
+	for (size_t i = 0; i < l.n; i++) {
+		size_t j;
+		for (j = 0; j < i && l.v[j].gt != l.v[i].gt; j++)
+			;
+		if (!l.v[i].small && j == i)        /* a tied output counts once */
 			total += l.v[i].gt->size;
+	}
 	if (rc == 0)
 		rc = load_small(g, &l, err);
 	if (rc == 0 && g->be->ops->buf_wrap_host) {
