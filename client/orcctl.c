@@ -11,6 +11,7 @@
 #include "orcctl.h"
 
 const struct orcctl_cmd orcctl_cmds[] = {
+	{ "inspect", "describe a GGUF file offline (no daemon needed)", orcctl_cmd_inspect },
 
 	{ NULL, NULL, NULL },
 };
