@@ -361,10 +361,12 @@ static int take_error(struct cpu_ctx *c, struct orc_err *err)
 static int cpu_buf_set(struct orc_backend *be, struct orc_bbuf *b, uint64_t offset,
 		       const void *src, uint64_t size, struct orc_err *err)
 {
-	if (b->wrapped || offset > b->size || size > b->size - offset)
-		return orc_err_set(err, -EINVAL, "buf_set: %llu bytes at %llu outside a %s buffer of %llu",
+	if (b->wrapped)
+		return orc_err_set(err, -EINVAL, "buf_set: the buffer wraps read-only host memory");
+	if (offset > b->size || size > b->size - offset)
+		return orc_err_set(err, -EINVAL, "buf_set: %llu bytes at %llu outside a buffer of %llu",
 				   (unsigned long long)size, (unsigned long long)offset,
-				   b->wrapped ? "read-only" : "", (unsigned long long)b->size);
+				   (unsigned long long)b->size);
 	memcpy((uint8_t *)b->data + offset, src, (size_t)size);
 	return 0;
 }
