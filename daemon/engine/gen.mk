@@ -2,7 +2,8 @@
 daemon_engine_libengine_la_SOURCES += \
 	daemon/engine/rng.h daemon/engine/rng.c \
 	daemon/engine/sampler.h daemon/engine/sampler.c \
-	daemon/engine/stop.h daemon/engine/stop.c
+	daemon/engine/stop.h daemon/engine/stop.c \
+	daemon/engine/gen.h daemon/engine/gen.c
 
 check_PROGRAMS += tests/check_sampler
 tests_check_sampler_SOURCES = tests/check_sampler.c
