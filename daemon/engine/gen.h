@@ -40,10 +40,11 @@
  *
  * Reproducibility contract: the same model file, prompt ids, parameters
  * and seed give the same ids and byte-identical text, whatever the number
- * of threads and whatever else shares the batch. It rests on the engine's
- * guarantee that a sequence's logits do not depend on the batch or thread
- * count (engine.h) and on the sampler being a pure function of the logits
- * and its own PRNG (sampler.h). Timings are the only varying output. */
+ * of threads, the prefill chunking and whatever else shares the batch. It
+ * rests on the engine's guarantee that a sequence's logits do not depend on
+ * the batch, its splitting or the thread count (engine.h), and on the
+ * sampler being a pure function of the logits and its own PRNG
+ * (sampler.h). Timings are the only varying output. */
 #ifndef ORC_GEN_H
 #define ORC_GEN_H
 
