@@ -32,3 +32,7 @@ TESTS += tests/check_gen
 # orcctl generate, driven from the shell (needs jq)
 TESTS += tests/generate.test
 EXTRA_DIST += tests/generate.test
+
+# mkmodel's output runs in the engine, deterministically (needs jq)
+TESTS += tests/mkmodel.test
+EXTRA_DIST += tests/mkmodel.test
