@@ -11,7 +11,8 @@
 #include "orcctl.h"
 
 const struct orcctl_cmd orcctl_cmds[] = {
-	{ "generate", "generate text from a GGUF file (local mode, no daemon)", cmd_generate },
+	{ "generate", "generate text from a GGUF file (local mode, no daemon)", orcctl_cmd_generate },
+	{ "inspect", "describe a GGUF file offline (no daemon needed)", orcctl_cmd_inspect },
 
 	{ NULL, NULL, NULL },
 };

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "backend_cpu_impl.h"
@@ -60,6 +61,10 @@ struct mm_job {
 	struct cpu_ctx *c;
 	const struct orc_tensor *w, *x, *bias, *out;
 	uint32_t n_panels;
+	uint32_t per_item;          /* panels in one work item */
+	uint32_t items_per_blk;     /* work items per token block */
+	uint32_t n_items;
+	atomic_uint next;           /* the next work item to take */
 };
 
 static const float zero_row[CPU_CHUNK];
@@ -136,18 +141,23 @@ finish:
 	}
 }
 
+/* Work items (a run of panels for one token block) are taken from a shared
+ * counter, so a thread that the OS preempts does not hold up the others.
+ * Which thread computes an output never changes its value. */
 static void mm_worker(void *ctx, int ith, int nth)
 {
-	const struct mm_job *j = ctx;
+	struct mm_job *j = ctx;
 	struct cpu_scratch *s = &j->c->scratch[ith];
-	unsigned long p0, p1;
 	const uint32_t n_tok = j->x->ne1;
+	unsigned it;
 
-	orc_pool_share(ith, nth, j->n_panels, &p0, &p1);
-	for (uint32_t t0 = 0; t0 < n_tok; t0 += CPU_TOK_BLK) {
+	while ((it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_items) {
+		uint32_t t0 = it / j->items_per_blk * CPU_TOK_BLK;
+		uint32_t p0 = it % j->items_per_blk * j->per_item;
+		uint32_t p1 = p0 + j->per_item < j->n_panels ? p0 + j->per_item : j->n_panels;
 		uint32_t nt = n_tok - t0 < CPU_TOK_BLK ? n_tok - t0 : CPU_TOK_BLK;
-		for (unsigned long p = p0; p < p1; p++)
-			mm_panel(j, s, (uint32_t)p, t0, nt);
+		for (uint32_t p = p0; p < p1; p++)
+			mm_panel(j, s, p, t0, nt);
 	}
 }
 
@@ -162,6 +172,11 @@ void cpu_op_matmul(struct orc_backend *be, const struct orc_tensor *w, const str
 	    !cpu_check(j.c, "matmul", "out", out, ORC_TYPE_F32, w->ne1, x->ne1))
 		return;
 	j.n_panels = (w->ne1 + ORC_CPU_MR - 1) / ORC_CPU_MR;
+	j.per_item = j.n_panels / (8 * (uint32_t)j.c->n_threads);
+	j.per_item = j.per_item ? j.per_item : 1;
+	j.items_per_blk = (j.n_panels + j.per_item - 1) / j.per_item;
+	j.n_items = j.items_per_blk * ((x->ne1 + CPU_TOK_BLK - 1) / CPU_TOK_BLK);
+	atomic_init(&j.next, 0);
 	if (j.c->n_threads == 1 || (uint64_t)w->ne0 * w->ne1 * x->ne1 < 65536)
 		mm_worker(&j, 0, 1);
 	else
