@@ -241,6 +241,21 @@ START_TEST(prefill_chunking_and_threads)
 	ck_assert_msg(memcmp(a, b, sizeof(float) * nv * n) == 0, "%s: 1 and 2 threads differ", name);
 	run_chunked(m3, ids, n, 0, b);
 	ck_assert_msg(memcmp(a, b, sizeof(float) * nv * n) == 0, "%s: n_batch 5 differs", name);
+	{       /* chunks without logits, then the last token's */
+		struct orc_seq *s;
+		struct orc_err err = { 0 };
+		struct orc_eval_item it = { .ids = ids, .n = n - 4, .logits = NULL };
+		ck_assert_int_eq(orc_seq_new(m2, &s, &err), 0);
+		it.seq = s;
+		ck_assert_msg(orc_model_eval(m2, &it, 1, &err) == 0, "%s", err.msg);
+		it.ids = ids + n - 4;
+		it.n = 3;
+		ck_assert_msg(orc_model_eval(m2, &it, 1, &err) == 0, "%s", err.msg);
+		eval1(m2, s, ids + n - 1, 1, false, b);
+		ck_assert_msg(memcmp(a + (size_t)(n - 1) * nv, b, sizeof(float) * nv) == 0,
+			      "%s: chunks without logits differ", name);
+		orc_seq_free(s);
+	}
 	free(a);
 	free(b);
 	orc_model_free(m1);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "threadpool.h"
 #include "quant.h"
 #include "testutil.h"
 
@@ -705,6 +706,45 @@ START_TEST(backend_choice)
 }
 END_TEST
 
+/* ---- the thread pool: every item runs exactly once, job after job ---- */
+
+struct pool_job {
+	unsigned *count;
+	int max_ith;
+};
+
+static void count_item(void *ctx, uint32_t i, int ith)
+{
+	struct pool_job *j = ctx;
+	__atomic_fetch_add(&j->count[i], 1, __ATOMIC_RELAXED);
+	if (ith > j->max_ith)
+		__atomic_store_n(&j->max_ith, ith, __ATOMIC_RELAXED);
+}
+
+START_TEST(pool_items)
+{
+	struct orc_pool *p = NULL;
+	struct orc_err err = { 0 };
+	unsigned count[97];
+
+	ck_assert_int_eq(orc_pool_new(0, &p, &err), -EINVAL);
+	ck_assert_int_eq(orc_pool_new(4, &p, &err), 0);
+	ck_assert_int_eq(orc_pool_size(p), 4);
+	for (int rep = 0; rep < 2000; rep++) {
+		struct pool_job j = { .count = count };
+		uint32_t n = (uint32_t)(rep % 97) + 1;
+		memset(count, 0, sizeof(count));
+		orc_pool_run(p, count_item, &j, n);
+		for (uint32_t i = 0; i < 97; i++)
+			ck_assert_msg(count[i] == (i < n ? 1u : 0u), "job %d: item %u ran %u times", rep, i,
+				      count[i]);
+		ck_assert_int_lt(j.max_ith, 4);
+	}
+	orc_pool_free(p);
+	ck_assert_int_ge(orc_cpu_count(), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ops");
@@ -720,6 +760,7 @@ int main(void)
 	tcase_add_test(tc, set_rows_scatter);
 	tcase_add_test(tc, sticky_errors);
 	tcase_add_test(tc, backend_choice);
+	tcase_add_test(tc, pool_items);
 	suite_add_tcase(s, tc);
 	return orc_test_run(s);
 }

@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "backend_cpu_impl.h"
@@ -20,16 +19,12 @@ struct rows_gather {
 	const struct orc_tensor *table, *ids, *out;
 };
 
-static void gather_worker(void *ctx, int ith, int nth)
+static void gather_item(void *ctx, uint32_t i, int ith)
 {
 	const struct rows_gather *g = ctx;
-	unsigned long i0, i1;
+	const uint8_t *row = tdata(g->table) + (uint64_t)tidx(g->ids)[i] * g->table->nb1;
 
-	orc_pool_share(ith, nth, g->ids->ne0, &i0, &i1);
-	for (unsigned long i = i0; i < i1; i++) {
-		const uint8_t *row = tdata(g->table) + (uint64_t)tidx(g->ids)[i] * g->table->nb1;
-		g->c->kern->dequant(g->table->type, row, 0, g->table->ne0, trow(g->out, i));
-	}
+	g->c->kern->dequant(g->table->type, row, 0, g->table->ne0, trow(g->out, i));
 }
 
 void cpu_op_get_rows(struct orc_backend *be, const struct orc_tensor *table,
@@ -49,10 +44,7 @@ void cpu_op_get_rows(struct orc_backend *be, const struct orc_tensor *table,
 			return;
 		}
 	}
-	if (g.c->n_threads == 1 || (uint64_t)ids->ne0 * table->ne0 < 16384)
-		gather_worker(&g, 0, 1);
-	else
-		orc_pool_run(g.c->pool, gather_worker, &g);
+	cpu_run(g.c, gather_item, &g, ids->ne0, (uint64_t)ids->ne0 * table->ne0);
 }
 
 /* ---- matmul ---- */
@@ -64,7 +56,6 @@ struct mm_job {
 	uint32_t per_item;          /* panels in one work item */
 	uint32_t items_per_blk;     /* work items per token block */
 	uint32_t n_items;
-	atomic_uint next;           /* the next work item to take */
 };
 
 static const float zero_row[CPU_CHUNK];
@@ -141,24 +132,21 @@ finish:
 	}
 }
 
-/* Work items (a run of panels for one token block) are taken from a shared
- * counter, so a thread that the OS preempts does not hold up the others.
- * Which thread computes an output never changes its value. */
-static void mm_worker(void *ctx, int ith, int nth)
+/* One work item: a run of panels for one token block. Items are claimed
+ * from the pool's shared counter; which thread computes an output never
+ * changes its value. */
+static void mm_item(void *ctx, uint32_t it, int ith)
 {
-	struct mm_job *j = ctx;
+	const struct mm_job *j = ctx;
 	struct cpu_scratch *s = &j->c->scratch[ith];
 	const uint32_t n_tok = j->x->ne1;
-	unsigned it;
+	const uint32_t t0 = it / j->items_per_blk * CPU_TOK_BLK;
+	const uint32_t p0 = it % j->items_per_blk * j->per_item;
+	const uint32_t p1 = p0 + j->per_item < j->n_panels ? p0 + j->per_item : j->n_panels;
+	const uint32_t nt = n_tok - t0 < CPU_TOK_BLK ? n_tok - t0 : CPU_TOK_BLK;
 
-	while ((it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_items) {
-		uint32_t t0 = it / j->items_per_blk * CPU_TOK_BLK;
-		uint32_t p0 = it % j->items_per_blk * j->per_item;
-		uint32_t p1 = p0 + j->per_item < j->n_panels ? p0 + j->per_item : j->n_panels;
-		uint32_t nt = n_tok - t0 < CPU_TOK_BLK ? n_tok - t0 : CPU_TOK_BLK;
-		for (uint32_t p = p0; p < p1; p++)
-			mm_panel(j, s, p, t0, nt);
-	}
+	for (uint32_t p = p0; p < p1; p++)
+		mm_panel(j, s, p, t0, nt);
 }
 
 void cpu_op_matmul(struct orc_backend *be, const struct orc_tensor *w, const struct orc_tensor *x,
@@ -176,9 +164,5 @@ void cpu_op_matmul(struct orc_backend *be, const struct orc_tensor *w, const str
 	j.per_item = j.per_item ? j.per_item : 1;
 	j.items_per_blk = (j.n_panels + j.per_item - 1) / j.per_item;
 	j.n_items = j.items_per_blk * ((x->ne1 + CPU_TOK_BLK - 1) / CPU_TOK_BLK);
-	atomic_init(&j.next, 0);
-	if (j.c->n_threads == 1 || (uint64_t)w->ne0 * w->ne1 * x->ne1 < 65536)
-		mm_worker(&j, 0, 1);
-	else
-		orc_pool_run(j.c->pool, mm_worker, &j);
+	cpu_run(j.c, mm_item, &j, j.n_items, (uint64_t)w->ne0 * w->ne1 * x->ne1 / 4);
 }

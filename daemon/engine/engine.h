@@ -67,7 +67,8 @@ struct orc_eval_item {
 	const int32_t *ids;      /* n tokens appended at orc_seq_pos(seq) */
 	uint32_t n;
 	bool logits_all;         /* logits for every one of the n positions, not just the last */
-	float *logits;           /* out, caller-owned: n_vocab floats, or n x n_vocab when logits_all */
+	float *logits;           /* out, caller-owned: n_vocab floats, or n x n_vocab when logits_all;
+	                          * NULL: no logits (a prompt chunk before the last) */
 };
 
 /* Evaluate all items in one batched pass (split internally into passes of
