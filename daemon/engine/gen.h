@@ -129,12 +129,15 @@ void orc_gen_free(struct orc_gen *g);   /* NULL is a no-op */
 bool orc_gen_done(const struct orc_gen *g);
 
 /* Fill item->ids, n, logits_all and logits (a buffer owned by g, big enough
- * for the answer) with the next tokens to evaluate; item->seq is left to the
- * caller. -EINVAL when the generation is done. */
+ * for the answer; NULL for a prompt chunk before the last when no
+ * prompt_logprobs are wanted) with the next tokens to evaluate; item->seq is
+ * left to the caller. -EINVAL when the generation is done or an evaluation
+ * is outstanding. */
 int orc_gen_next_input(struct orc_gen *g, struct orc_eval_item *item);
 
 /* After the item was evaluated: its logits (item->logits, or a copy laid out
- * the same: n x n_vocab when logits_all, else n_vocab). */
+ * the same: n x n_vocab when logits_all, else n_vocab; ignored, and may be
+ * NULL, when the item asked for none). */
 int orc_gen_feed_logits(struct orc_gen *g, const float *logits, struct orc_gen_event *ret_ev,
 			struct orc_err *err);
 
