@@ -29,6 +29,7 @@ struct orcctl_cmd {
 extern const struct orcctl_cmd orcctl_cmds[];
 
 /* Subcommands (cmd_<name>.c). */
+int orcctl_cmd_generate(int argc, char **argv, const struct orcctl_global *g);
 int orcctl_cmd_inspect(int argc, char **argv, const struct orcctl_global *g);
 int orcctl_cmd_tokenize(int argc, char **argv, const struct orcctl_global *g);
 int orcctl_cmd_detokenize(int argc, char **argv, const struct orcctl_global *g);
