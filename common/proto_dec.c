@@ -404,6 +404,7 @@ static int decode_body(struct orc_pc *c, const msgpack_object *o, struct orc_msg
 {
 	const struct orc_msgdesc *d;
 	uint32_t type, id;
+	int r;
 
 	if (o->type != MSGPACK_OBJECT_MAP)
 		return orc_err_set(c->err, -EINVAL, "message: expected a map, got %s", type_name(o->type));
@@ -417,8 +418,10 @@ static int decode_body(struct orc_pc *c, const msgpack_object *o, struct orc_msg
 		return orc_err_set(c->err, -EINVAL, "%s: key 'id': a request id must be 1..%u",
 				   d->name, UINT32_MAX);
 	orc_msg_init(ret, type, id);
-	if (dec_map(c, o, &d->body, (char *)&ret->u) < 0)
-		return orc_err_prefix(c->err, "%s", d->name);
+	if ((r = dec_map(c, o, &d->body, (char *)&ret->u)) < 0) {
+		orc_err_prefix(c->err, "%s", d->name);   /* returns 0 when err is NULL */
+		return r;
+	}
 	if (d->check)
 		return d->check(ret, c->err);
 	return 0;

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+
 #include "frame.h"
+#include "fuzz_proto.h"
 #include "proto.h"
 #include "proto_schema.h"
 #include "testutil.h"
@@ -602,6 +605,12 @@ START_TEST(test_refuse_values)
 	REFUSE("\x85\xa4type\x10\xa2id\x01\xa5model\xa1m\xa6prompt\xa0\xa6prompt\xa0",
 	       -EINVAL, "key 'prompt': given twice", ORC_MSG_GENERATE, 1);
 	REFUSE("\x82\xa4type\x15\xa2id\x02", -EINVAL, "key 'model': missing", ORC_MSG_UNLOAD, 2);
+	/* the same refusal without an error record (found by the fuzzer) */
+	{
+		struct orc_msg d;
+
+		ck_assert_int_eq(orc_proto_decode("\x82\xa4type\x15\xa2id\x02", 11, &d, NULL), -EINVAL);
+	}
 }
 END_TEST
 
@@ -694,6 +703,37 @@ START_TEST(test_status_mapping)
 }
 END_TEST
 
+/* The fuzzer's seeds and every crasher it found stay in the corpus and are
+ * replayed here, in the normal and the sanitizer builds. */
+START_TEST(test_replay_fuzz_corpus)
+{
+	const char *src = getenv("ORC_SRCDIR");
+	char dir[4096], path[4400];
+	struct dirent *e;
+	size_t n_files = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/proto", src ? src : "..");
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "cannot open %s", dir);
+	while ((e = readdir(d))) {
+		size_t len;
+		char *data;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		data = orc_test_read_file(path, &len);
+		ck_assert_ptr_nonnull(data);
+		ck_assert_msg(orc_fuzz_proto_one((const uint8_t *)data, len) == 0, "%s", e->d_name);
+		free(data);
+		n_files++;
+	}
+	closedir(d);
+	ck_assert_uint_ge(n_files, 44);    /* the seeds: 22 messages, raw and framed */
+}
+END_TEST
+
 Suite *proto_frame_suite(void);
 
 int main(void)
@@ -720,6 +760,7 @@ int main(void)
 	tcase_add_test(tc, test_refuse_model_names);
 	tcase_add_test(tc, test_encode_checks);
 	tcase_add_test(tc, test_status_mapping);
+	tcase_add_test(tc, test_replay_fuzz_corpus);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_add_suite(sr, proto_frame_suite());
