@@ -450,6 +450,11 @@ int orc_proto_decode(const void *payload, size_t len, struct orc_msg *ret, struc
  * messages are fine. */
 void orc_msg_clear(struct orc_msg *m);
 
+/* 0 when s[0..len) is an acceptable name (a model name, a counter name):
+ * 1..max bytes, no '/', '\\', "..", NUL or control bytes, not starting
+ * with '.'; -EINVAL otherwise. The codec applies it to every "model" key. */
+int orc_proto_check_name(const char *s, uint32_t len, uint64_t max);
+
 /* The wire status for a codec errno (-EBADMSG -> OCC_BAD_FRAME, ...). */
 enum occ_status orc_proto_status_from_errno(int neg_errno);
 

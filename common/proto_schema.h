@@ -84,8 +84,4 @@ extern const struct orc_field orc_field_token_id, orc_field_logprob, orc_field_c
 /* The table for a type; NULL when unknown. */
 const struct orc_msgdesc *orc_proto_desc(uint32_t type);
 
-/* Within the codec: validate every key of a caller-built message the way the
- * decoder would (the encoder calls this before it packs anything). */
-int orc_proto_check_name(const char *s, uint32_t len, uint64_t max);
-
 #endif
