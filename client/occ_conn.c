@@ -26,7 +26,7 @@ const char *occ_version(void) { return PACKAGE_VERSION; }
 
 const char *occ_stop_name(enum occ_stop s)
 {
-	return s == OCC_STOP_NONE ? "none" : orc_stop_name((uint32_t)s);
+	return s == OCC_STOP_NONE ? "none" : orc_wire_stop_name((uint32_t)s);
 }
 
 const char *occ_last_error(void) { return last_error; }

@@ -312,7 +312,7 @@ static bool on_prompt_logprobs(struct occ_gen *g, const struct orc_msg_prompt_lo
 		g->n_plp = end;
 	}
 	for (uint32_t i = 0; i < pl->n; i++) {
-		const struct orc_logprob *e = &pl->entries[i];
+		const struct orc_wire_logprob *e = &pl->entries[i];
 		struct occ_token *k = &g->plp[pl->offset + i];
 
 		*k = (struct occ_token){ .g = g, .id = e->token, .has_lp = true, .lp = e->logprob,

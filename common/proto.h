@@ -43,7 +43,7 @@
  *   show       -> model                                  | error
  *   status     -> status_result                          | error
  *   cancel     -> (nothing of its own: the cancelled generate ends with a
- *                 final whose stop reason is ORC_STOP_CANCEL; a cancel for
+ *                 final whose stop reason is ORC_WIRE_STOP_CANCEL; a cancel for
  *                 an id not in flight is ignored, it may have just ended)
  * Decoding rules, for both sides:
  *   - every value is type checked; integers are range checked; float keys
@@ -110,7 +110,7 @@
  *                    UTF-8 (may be empty while a character or a possible stop
  *                    string is held back); "token" uint id;
  *                    optional "logprob" float, "top" [[id, logprob], ...]
- *   final      0x41  "stop" uint (enum orc_stop), "text" str (held-back text
+ *   final      0x41  "stop" uint (enum orc_wire_stop), "text" str (held-back text
  *                    flushed at the end, usually empty), "prompt_tokens" uint,
  *                    "cached_tokens" uint (prompt tokens served from the
  *                    prefix cache), "gen_tokens" uint, "queue_us" "prompt_us"
@@ -177,15 +177,15 @@ static inline bool orc_msg_is_request(uint32_t t) { return t >= 0x10 && t <= 0x3
 static inline bool orc_msg_is_reply(uint32_t t) { return t >= 0x40 && t <= 0x7f; }
 
 /* Why a generation stopped ("stop" in final). Stable numbers. */
-enum orc_stop {
-	ORC_STOP_EOG     = 1,   /* the model produced an end-of-generation token */
-	ORC_STOP_LENGTH  = 2,   /* max_tokens reached */
-	ORC_STOP_STRING  = 3,   /* a stop string matched (it is not in the text) */
-	ORC_STOP_CANCEL  = 4,   /* cancel request, or the client went away */
-	ORC_STOP_CONTEXT = 5,   /* the sequence's context is full */
-	ORC_STOP_SHUTDOWN = 6,  /* the daemon is draining (SIGTERM) */
+enum orc_wire_stop {
+	ORC_WIRE_STOP_EOG     = 1,   /* the model produced an end-of-generation token */
+	ORC_WIRE_STOP_LENGTH  = 2,   /* max_tokens reached */
+	ORC_WIRE_STOP_STRING  = 3,   /* a stop string matched (it is not in the text) */
+	ORC_WIRE_STOP_CANCEL  = 4,   /* cancel request, or the client went away */
+	ORC_WIRE_STOP_CONTEXT = 5,   /* the sequence's context is full */
+	ORC_WIRE_STOP_SHUTDOWN = 6,  /* the daemon is draining (SIGTERM) */
 };
-#define ORC_STOP_MAX_VALUE 6
+#define ORC_WIRE_STOP_MAX 6
 
 enum orc_role { ORC_ROLE_SYSTEM = 1, ORC_ROLE_USER = 2, ORC_ROLE_ASSISTANT = 3 };
 
@@ -213,7 +213,7 @@ struct orc_top {            /* one alternative: a token and its log-probability 
 	float logprob;
 };
 
-struct orc_logprob {        /* a chosen token, its log-probability, top K */
+struct orc_wire_logprob {        /* a chosen token, its log-probability, top K */
 	int32_t token;
 	float logprob;
 	struct orc_top *top;    /* [n_top] */
@@ -323,7 +323,7 @@ struct orc_msg_token {
 };
 
 struct orc_msg_final {
-	uint32_t stop;                /* enum orc_stop */
+	uint32_t stop;                /* enum orc_wire_stop */
 	struct orc_str text;
 	uint32_t prompt_tokens, cached_tokens, gen_tokens;
 	uint64_t queue_us, prompt_us, gen_us, ttft_us;
@@ -331,7 +331,7 @@ struct orc_msg_final {
 
 struct orc_msg_prompt_logprobs {
 	uint32_t offset;
-	struct orc_logprob *entries;  /* [n] */
+	struct orc_wire_logprob *entries;  /* [n] */
 	uint32_t n;
 };
 
@@ -458,9 +458,11 @@ int orc_proto_check_name(const char *s, uint32_t len, uint64_t max);
 /* The wire status for a codec errno (-EBADMSG -> OCC_BAD_FRAME, ...). */
 enum occ_status orc_proto_status_from_errno(int neg_errno);
 
-/* Names, for logs and orcctl: "generate", "eog"; "?" when unknown. */
+/* Names, for logs and orcctl: "generate"; a stop reason as orcctl's JSON
+ * writes it ("eos", "length", "stop", "cancel", "context", "shutdown", the
+ * same words as the engine's orc_stop_reason_name()); "?" when unknown. */
 const char *orc_msg_type_name(uint32_t type);
-const char *orc_stop_name(uint32_t stop);
+const char *orc_wire_stop_name(uint32_t stop);
 const char *orc_role_name(uint32_t role);
 
 /* A status code's name ("BUSY") and message ("the model's request queue is

@@ -26,7 +26,7 @@ enum orc_fkind {
 	ORC_FK_STRS,     /* struct orc_strs: [str], n <= hi, each len in [elo, ehi] */
 	ORC_FK_BINS,     /* struct orc_strs: [bin], n <= hi, each len <= ehi */
 	ORC_FK_TOPS,     /* struct orc_top * at off, uint32_t count at off2: [[id, lp]] */
-	ORC_FK_LOGPROBS, /* struct orc_logprob * at off, count at off2: [[id, lp, tops]] */
+	ORC_FK_LOGPROBS, /* struct orc_wire_logprob * at off, count at off2: [[id, lp, tops]] */
 	ORC_FK_COUNTERS, /* struct orc_counter * at off, count at off2: {name: uint} */
 	ORC_FK_STRUCTS,  /* an array of maps described by `sub`: elements of
 			  * sub->size bytes at off, count at off2 */

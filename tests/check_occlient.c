@@ -282,7 +282,7 @@ END_TEST
 static void script_stream(struct fake *f)
 {
 	struct orc_top top[] = { { 72, -0.1f }, { 74, -2.5f } };
-	struct orc_logprob pl[] = { { 5, -1.25f, top, 2 }, { 6, -0.5f, NULL, 0 } };
+	struct orc_wire_logprob pl[] = { { 5, -1.25f, top, 2 }, { 6, -0.5f, NULL, 0 } };
 	struct orc_msg m, g;
 
 	fake_welcome(f);
@@ -310,7 +310,7 @@ static void script_stream(struct fake *f)
 	send_token(f, g.id, "", 73);           /* a held-back partial character */
 	send_token(f, g.id, "lo \xc3\xa9", 74);
 	orc_msg_init(&m, ORC_MSG_FINAL, g.id);
-	m.u.final = (struct orc_msg_final){ .stop = ORC_STOP_LENGTH, .text = S("!"),
+	m.u.final = (struct orc_msg_final){ .stop = ORC_WIRE_STOP_LENGTH, .text = S("!"),
 					    .prompt_tokens = 3, .cached_tokens = 1, .gen_tokens = 3,
 					    .queue_us = 10, .prompt_us = 20, .gen_us = 30, .ttft_us = 40 };
 	fake_send(f, &m);
@@ -443,9 +443,9 @@ static void script_two(struct fake *f)
 	send_token(f, b.id, "B1", 2);
 	send_token(f, a.id, "A1", 1);
 	send_token(f, b.id, "B2", 2);
-	send_final(f, b.id, ORC_STOP_EOG, 2);
+	send_final(f, b.id, ORC_WIRE_STOP_EOG, 2);
 	send_token(f, a.id, "A2", 1);
-	send_final(f, a.id, ORC_STOP_STRING, 2);
+	send_final(f, a.id, ORC_WIRE_STOP_STRING, 2);
 	orc_msg_clear(&a);
 	orc_msg_clear(&b);
 	while (fake_recv(f, &m))
@@ -537,7 +537,7 @@ static void script_cancel(struct fake *f)
 	FAKE_CHECK(f, fake_recv(f, &m));
 	FAKE_CHECK(f, m.type == ORC_MSG_CANCEL && m.id == g.id);
 	orc_msg_clear(&m);
-	send_final(f, g.id, ORC_STOP_CANCEL, 1);
+	send_final(f, g.id, ORC_WIRE_STOP_CANCEL, 1);
 	orc_msg_clear(&g);
 	while (fake_recv(f, &m))
 		orc_msg_clear(&m);
@@ -608,7 +608,7 @@ static void script_free_mid_stream(struct fake *f)
 	FAKE_CHECK(f, fake_recv(f, &m) && m.type == ORC_MSG_CANCEL && m.id == g.id);
 	orc_msg_clear(&m);
 	send_token(f, g.id, "late", 2);       /* still in the pipe when the client moved on */
-	send_final(f, g.id, ORC_STOP_CANCEL, 2);
+	send_final(f, g.id, ORC_WIRE_STOP_CANCEL, 2);
 	FAKE_CHECK(f, fake_recv(f, &m) && m.type == ORC_MSG_TOKENIZE);
 	{
 		struct orc_msg t;
