@@ -4,8 +4,15 @@ client_orcctl_SOURCES = \
 	client/orcctl.h client/orcctl.c \
 	client/jsonw.h client/jsonw.c \
 	client/gen_opts.h client/gen_opts.c \
-	client/cmd_generate.c
+	client/gen_output.h client/gen_output.c \
+	client/daemon.h client/daemon.c \
+	client/cmd_generate.c client/gen_daemon.c \
+	client/cmd_chat.c \
+	client/cmd_models.c client/cmd_load.c client/cmd_unload.c \
+	client/cmd_status.c \
+	client/cmd_tokenize.c client/cmd_detokenize.c \
+	client/cmd_bench.c
 client_orcctl_CFLAGS = $(AM_CFLAGS)
-client_orcctl_LDADD = $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS)
+client_orcctl_LDADD = client/libocclient.la $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS) -lm
 
 include $(srcdir)/client/libocclient.mk

@@ -11,7 +11,15 @@
 #include "orcctl.h"
 
 const struct orcctl_cmd orcctl_cmds[] = {
-	{ "generate", "generate text from a GGUF file (local mode, no daemon)", cmd_generate },
+	{ "generate", "generate text, through orcd (-m NAME) or from a GGUF file (--file)", cmd_generate },
+	{ "chat", "talk with a model through orcd, using its chat format", cmd_chat },
+	{ "models", "list the models orcd can serve", cmd_models },
+	{ "load", "load a model in orcd and keep it resident", cmd_load },
+	{ "unload", "release a resident model in orcd", cmd_unload },
+	{ "status", "orcd's state, counters and resident models", cmd_status },
+	{ "tokenize", "token ids of a text with a model's tokenizer, through orcd", cmd_tokenize },
+	{ "detokenize", "the text of token ids, through orcd", cmd_detokenize },
+	{ "bench", "time to first token, tokens/s and latency under concurrent clients", cmd_bench },
 
 	{ NULL, NULL, NULL },
 };
