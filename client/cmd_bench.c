@@ -376,6 +376,8 @@ int cmd_bench(int argc, char **argv, const struct orcctl_global *g)
 
 	if ((rc = parse(argc, argv, &o, &json)) != 0)
 		return rc < 0 ? ORCCTL_EXIT_OK : rc;
+	if ((rc = orcctl_check_model(CMD, o.model)) != ORCCTL_EXIT_OK)
+		return rc;
 	if (o.prompt_tokens && (rc = expand_prompt(&o, g)) != ORCCTL_EXIT_OK)
 		return rc;
 	cls = calloc(o.clients, sizeof(*cls));

@@ -279,16 +279,12 @@ int cmd_chat(int argc, char **argv, const struct orcctl_global *g)
 	struct sigaction sa = { .sa_handler = on_sigint };   /* no SA_RESTART: getline sees EINTR */
 	struct chat ch = { 0 };
 	occ_conn *c;
-	occ_gen_req *probe;
 	int rc;
 
 	if ((rc = parse(argc, argv, &ch)) != 0)
 		return rc < 0 ? ORCCTL_EXIT_OK : rc;
-	if (!(probe = occ_gen_req_new(ch.model))) {
-		fprintf(stderr, "orcctl " CMD ": invalid model name '%s'\n", ch.model);
-		return ORCCTL_EXIT_USAGE;
-	}
-	occ_gen_req_free(probe);
+	if ((rc = orcctl_check_model(CMD, ch.model)) != ORCCTL_EXIT_OK)
+		return rc;
 	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
 		return rc;
 	sigemptyset(&sa.sa_mask);

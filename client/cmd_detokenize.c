@@ -79,6 +79,8 @@ int cmd_detokenize(int argc, char **argv, const struct orcctl_global *g)
 		usage(stderr);
 		return ORCCTL_EXIT_USAGE;
 	}
+	if ((rc = orcctl_check_model(CMD, model)) != ORCCTL_EXIT_OK)
+		return rc;
 	if (collect_ids(argc - optind, argv + optind, &ids, &n) < 0) {
 		fprintf(stderr, "orcctl " CMD ": bad token id list (non-negative integers)\n");
 		return ORCCTL_EXIT_USAGE;

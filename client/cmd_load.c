@@ -72,6 +72,8 @@ int cmd_load(int argc, char **argv, const struct orcctl_global *g)
 		usage(stderr);
 		return ORCCTL_EXIT_USAGE;
 	}
+	if ((rc = orcctl_check_model(CMD, argv[optind])) != ORCCTL_EXIT_OK)
+		return rc;
 	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
 		return rc;
 	bar = !g->quiet && isatty(STDERR_FILENO);

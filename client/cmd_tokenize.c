@@ -116,6 +116,8 @@ int cmd_tokenize(int argc, char **argv, const struct orcctl_global *g)
 		usage(stderr);
 		return ORCCTL_EXIT_USAGE;
 	}
+	if ((rc = orcctl_check_model(CMD, model)) != ORCCTL_EXIT_OK)
+		return rc;
 	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
 		return rc;
 	s = occ_tokenize(c, model, argv[optind], strlen(argv[optind]), flags, &t);

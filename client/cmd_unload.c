@@ -39,6 +39,8 @@ int cmd_unload(int argc, char **argv, const struct orcctl_global *g)
 		usage(stderr);
 		return ORCCTL_EXIT_USAGE;
 	}
+	if ((rc = orcctl_check_model(CMD, argv[optind])) != ORCCTL_EXIT_OK)
+		return rc;
 	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
 		return rc;
 	if ((s = occ_unload(c, argv[optind])) != OCC_OK)

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "jsonw.h"
 #include "limits.h"
+#include "proto.h"
 
 int orcctl_exit_for(enum occ_status s)
 {
@@ -49,6 +50,16 @@ int orcctl_fail(const char *cmd, occ_conn *c, enum occ_status s)
 	else
 		fprintf(stderr, "orcctl %s: %s\n", cmd, occ_strerror(s));
 	return orcctl_exit_for(s);
+}
+
+int orcctl_check_model(const char *cmd, const char *name)
+{
+	if (orc_proto_check_name(name, (uint32_t)strnlen(name, ORC_MODEL_NAME_MAX + 1),
+				 ORC_MODEL_NAME_MAX) == 0)
+		return ORCCTL_EXIT_OK;
+	fprintf(stderr, "orcctl %s: invalid model name '%s' (a file stem in the daemon's models "
+		"directory: no '/' or \"..\")\n", cmd, name);
+	return ORCCTL_EXIT_USAGE;
 }
 
 int orcctl_connect(const char *cmd, const struct orcctl_global *g, occ_conn **ret)

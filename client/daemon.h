@@ -14,6 +14,9 @@
  * or an exit code after printing why (prefixed with `cmd`). */
 int orcctl_connect(const char *cmd, const struct orcctl_global *g, occ_conn **ret);
 
+/* 0 when `name` is a valid model name, else ORCCTL_EXIT_USAGE after saying so. */
+int orcctl_check_model(const char *cmd, const char *name);
+
 /* The exit code for a status (orcctl.h; documented in orcctl(1)). */
 int orcctl_exit_for(enum occ_status s);
 

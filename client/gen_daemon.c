@@ -227,9 +227,11 @@ int orcctl_generate_daemon(const struct orcctl_gen_opts *o, const struct orcctl_
 	enum occ_status s;
 	int rc;
 
+	if ((rc = orcctl_check_model(CMD, o->model)) != ORCCTL_EXIT_OK)
+		return rc;
 	if (!(r = occ_gen_req_new(o->model))) {
-		fprintf(stderr, "orcctl " CMD ": invalid model name '%s'\n", o->model);
-		return ORCCTL_EXIT_USAGE;
+		fprintf(stderr, "orcctl " CMD ": out of memory\n");
+		return ORCCTL_EXIT_FAILURE;
 	}
 	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
 		goto out;

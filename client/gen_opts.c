@@ -289,8 +289,12 @@ int orcctl_gen_opts_parse(int argc, char **argv, struct orcctl_gen_opts *o)
 		fprintf(stderr, "orcctl generate: give either PROMPT or --prompt-ids, not both\n");
 		return ORCCTL_EXIT_USAGE;
 	}
-	if (!o->file == !o->model) {
-		fprintf(stderr, "orcctl generate: give --file MODEL.gguf or -m NAME (one of them)\n");
+	if (!o->file && !o->model) {
+		fprintf(stderr, "orcctl generate: --file MODEL.gguf or -m NAME is required\n");
+		return ORCCTL_EXIT_USAGE;
+	}
+	if (o->file && o->model) {
+		fprintf(stderr, "orcctl generate: give --file or -m, not both\n");
 		return ORCCTL_EXIT_USAGE;
 	}
 	if (o->model && (o->threads || o->ctx)) {

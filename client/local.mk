@@ -16,3 +16,10 @@ client_orcctl_CFLAGS = $(AM_CFLAGS)
 client_orcctl_LDADD = client/libocclient.la $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS) -lm
 
 include $(srcdir)/client/libocclient.mk
+
+# orcctl's daemon-side commands against a fake server (runs the built orcctl).
+check_PROGRAMS += tests/check_orcctl_daemon
+tests_check_orcctl_daemon_SOURCES = tests/check_orcctl_daemon.c
+tests_check_orcctl_daemon_CFLAGS = $(TEST_CFLAGS) $(MSGPACK_CFLAGS)
+tests_check_orcctl_daemon_LDADD = $(TEST_LDADD)
+TESTS += tests/check_orcctl_daemon

@@ -93,10 +93,16 @@ static enum occ_status run(struct occ_conn *c, struct orc_msg *req, struct call 
 	return s;
 }
 
-static bool bad_name(const char *model)
+/* A model name the daemon would refuse; the detail goes to occ_conn_error(). */
+static bool bad_name(struct occ_conn *c, const char *model)
 {
-	return !model || orc_proto_check_name(model, (uint32_t)strnlen(model, ORC_MODEL_NAME_MAX + 1),
-					      ORC_MODEL_NAME_MAX) < 0;
+	if (model && orc_proto_check_name(model, (uint32_t)strnlen(model, ORC_MODEL_NAME_MAX + 1),
+					  ORC_MODEL_NAME_MAX) == 0)
+		return false;
+	if (c)
+		occ_fail(c, OCC_INVALID_ARGUMENT, "invalid model name '%s' (a file stem: 1..%u bytes, "
+			 "no '/' or \"..\")", model ? model : "(null)", ORC_MODEL_NAME_MAX);
+	return true;
 }
 
 /* ---- tokenizer ---- */
@@ -109,7 +115,7 @@ enum occ_status occ_tokenize(occ_conn *c, const char *model, const char *text, s
 	enum occ_status s;
 
 	*ret = NULL;
-	if (!c || bad_name(model) || (!text && len) || len > ORC_PROMPT_BYTES_MAX)
+	if (!c || bad_name(c, model) || (!text && len) || len > ORC_PROMPT_BYTES_MAX)
 		return OCC_INVALID_ARGUMENT;
 	orc_msg_init(&m, ORC_MSG_TOKENIZE, 0);
 	m.u.tokenize.model = occ_str(model);
@@ -157,7 +163,7 @@ enum occ_status occ_detokenize(occ_conn *c, const char *model, const int32_t *id
 	char *text;
 
 	*ret_text = NULL;
-	if (!c || bad_name(model) || (!ids && n) || n > ORC_PROMPT_TOKENS_MAX)
+	if (!c || bad_name(c, model) || (!ids && n) || n > ORC_PROMPT_TOKENS_MAX)
 		return OCC_INVALID_ARGUMENT;
 	for (size_t i = 0; i < n; i++)
 		if (ids[i] < 0)
@@ -289,7 +295,7 @@ enum occ_status occ_load(occ_conn *c, const char *model, int64_t keep_alive_s,
 
 	if (ret)
 		*ret = NULL;
-	if (!c || bad_name(model) || (keep_alive_s != OCC_KEEP_ALIVE_DEFAULT && keep_alive_s < -1))
+	if (!c || bad_name(c, model) || (keep_alive_s != OCC_KEEP_ALIVE_DEFAULT && keep_alive_s < -1))
 		return OCC_INVALID_ARGUMENT;
 	orc_msg_init(&m, ORC_MSG_LOAD, 0);
 	m.u.load.model = occ_str(model);
@@ -312,7 +318,7 @@ enum occ_status occ_unload(occ_conn *c, const char *model)
 	struct orc_msg m;
 	enum occ_status s;
 
-	if (!c || bad_name(model))
+	if (!c || bad_name(c, model))
 		return OCC_INVALID_ARGUMENT;
 	orc_msg_init(&m, ORC_MSG_UNLOAD, 0);
 	m.u.unload.model = occ_str(model);
@@ -328,7 +334,7 @@ enum occ_status occ_show(occ_conn *c, const char *model, occ_model **ret)
 	enum occ_status s;
 
 	*ret = NULL;
-	if (!c || bad_name(model))
+	if (!c || bad_name(c, model))
 		return OCC_INVALID_ARGUMENT;
 	orc_msg_init(&m, ORC_MSG_SHOW, 0);
 	m.u.show.model = occ_str(model);
