@@ -134,6 +134,40 @@
  *   error      0x7f  "code" uint (enum occ_status), "name" str (e.g. "BUSY"),
  *                    "message" str (human readable, names the key/limit/size)
  *
+ * ---- errors ----
+ * An error reply ends the request it names (id), or with id 0 concerns the
+ * connection. "code" is a stable number of enum occ_status (occlient.h),
+ * "name" its upper-case name, "message" says what exactly was wrong (the
+ * key, the limit, the sizes). Codes sent by orcd:
+ *    1 BAD_REQUEST          a key missing, mistyped, out of range, or given twice
+ *    2 BAD_FRAME            not a valid frame/MessagePack object (id 0; closed)
+ *    3 UNSUPPORTED_VERSION  hello with another protocol version (closed)
+ *    4 UNKNOWN_TYPE         unknown or misdirected message type
+ *    5 DUPLICATE_ID         the request id is already in flight
+ *    6 PERMISSION           the peer is not in allowed_users/allowed_groups
+ *    7 NOT_FOUND            no such model
+ *    8 BUSY                 the model's queue is full: retry later
+ *    9 TOO_MANY_REQUESTS    too many requests in flight on this connection
+ *   10 TOO_LARGE            a prompt, count or reply over a limit
+ *   11 CONTEXT_OVERFLOW     the prompt (+ max_tokens) does not fit the context
+ *   12 MODEL_LOAD_FAILED    the model file could not be loaded
+ *   13 NO_MEMORY            the model does not fit the memory budget (sizes in message)
+ *   14 CANCELED             the request was cancelled before it completed
+ *   15 UNSUPPORTED          not supported here (e.g. chat without a chat format)
+ *   16 SHUTTING_DOWN        the daemon is draining
+ *   17 INTERNAL             a bug or a backend failure
+ * Codes 100 and up are local to libocclient and never travel.
+ *
+ * ---- limits (limits.h) ----
+ * frame ORC_FRAME_MAX (1 MiB); nesting ORC_MSGPACK_DEPTH_MAX (16); objects
+ * per frame ORC_MSGPACK_ITEMS_MAX; model name ORC_MODEL_NAME_MAX bytes;
+ * prompt ORC_PROMPT_BYTES_MAX bytes or ORC_PROMPT_TOKENS_MAX ids; chat
+ * messages ORC_CHAT_MESSAGES_MAX; stop strings ORC_STOP_STRINGS_MAX of at
+ * most ORC_STOP_STRING_LEN_MAX bytes; logprobs K <= ORC_LOGPROBS_TOP_MAX;
+ * short strings ORC_PROTO_STR_MAX, token/final text ORC_PROTO_TEXT_MAX,
+ * error messages ORC_PROTO_ERRMSG_MAX bytes. A daemon may configure lower
+ * limits (max_tokens, ctx_max ... in the welcome).
+ *
  * A model entry (the "model" message and each element of status "models"):
  *   "name" str, "arch" str, "quant" str (weight type, e.g. "Q8_0"), "size" uint (file bytes),
  *   "resident" bool, "mem" uint (bytes used while resident), "n_params" uint,
