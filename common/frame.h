@@ -12,6 +12,7 @@
 #include "error.h"
 
 #define ORC_FRAME_HDR 4u   /* bytes of the length prefix */
+#define ORC_FRAME_KEEP_MAX (64u << 10)  /* a reader's buffer above this is freed between frames */
 
 /* ---- byte buffer / write queue ----
  * Bytes [off, len) are pending. `max` caps len - off (0: ORC_WRITE_QUEUE_MAX
@@ -47,7 +48,8 @@ struct orc_frame_reader {
 	uint32_t hdr_have;        /* bytes of the length read so far */
 	uint32_t len;             /* the frame's length once the header is complete */
 	uint32_t have;            /* payload bytes read so far */
-	uint8_t *buf;             /* [max] payload, allocated at the first frame */
+	uint8_t *buf;             /* [cap] payload, grown to the frame's length */
+	uint32_t cap;
 	bool ready;               /* a whole frame is in buf */
 	bool started;             /* at least one byte of the current frame was read */
 };

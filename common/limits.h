@@ -5,18 +5,30 @@
 #ifndef ORC_LIMITS_H
 #define ORC_LIMITS_H
 
+/* common/ is on the include path, so <limits.h> (msgpack.h includes it)
+ * finds this file first: pull in the system header too. */
+#include_next <limits.h>
+
 /* ---- protocol (see orcd-protocol(7)) ---- */
 #define ORC_PROTO_VERSION          1
 #define ORC_FRAME_MAX              (1u << 20)  /* bytes of one MessagePack frame */
 #define ORC_FRAME_MIN              1u
 #define ORC_MSGPACK_DEPTH_MAX      16          /* nesting of arrays/maps in a frame */
-#define ORC_MSGPACK_ITEMS_MAX      65536       /* total objects declared in one frame */
+#define ORC_MSGPACK_ITEMS_MAX      (1u << 19)  /* total objects in one frame (keys, values,
+						  * elements): room for ORC_PROMPT_TOKENS_MAX ids */
 #define ORC_REQUEST_ID_MAX         UINT32_MAX
 #define ORC_MODEL_NAME_MAX         128         /* bytes, file stem */
 #define ORC_STOP_STRINGS_MAX       16
 #define ORC_STOP_STRING_LEN_MAX    256
 #define ORC_CHAT_MESSAGES_MAX      1024
 #define ORC_LOGPROBS_TOP_MAX       20
+#define ORC_PROMPT_LOGPROBS_CHUNK  1024        /* entries in one prompt_logprobs event */
+#define ORC_PROTO_STR_MAX          256         /* bytes of a short string (version, arch, ...) */
+#define ORC_PROTO_TEXT_MAX         (64u << 10) /* bytes of text in one token/final event */
+#define ORC_PROTO_ERRMSG_MAX       4096        /* bytes of an error reply's message */
+#define ORC_PROTO_BACKENDS_MAX     8
+#define ORC_STATUS_COUNTERS_MAX    256
+#define ORC_STATUS_MODELS_MAX      1024
 #define ORC_WRITE_QUEUE_MAX        (8u << 20)  /* bytes buffered for one slow client */
 #define ORC_HANDSHAKE_TIMEOUT_MS   10000
 #define ORC_PARTIAL_FRAME_TIMEOUT_MS 30000    /* a started frame must complete by then */

@@ -56,6 +56,8 @@
  *     keys without a version bump (a newer client's extra options are
  *     silently unsupported by an older server: check the welcome);
  *   - an unknown "type" is UNKNOWN_TYPE (the connection stays open);
+ *   - a well-formed frame whose object is not a map, or lacks "type", is
+ *     BAD_REQUEST with id 0 (the stream is intact, the connection stays);
  *   - optional keys without a stated default are "unset" when absent (the
  *     struct's `has` bit is clear) and the server applies its own default.
  *
@@ -455,6 +457,11 @@ enum occ_status orc_proto_status_from_errno(int neg_errno);
 const char *orc_msg_type_name(uint32_t type);
 const char *orc_stop_name(uint32_t stop);
 const char *orc_role_name(uint32_t role);
+
+/* A status code's name ("BUSY") and message ("the model's request queue is
+ * full"); "UNKNOWN" / "unknown status code" for codes not in the table. */
+const char *orc_status_name(uint32_t code);
+const char *orc_status_message(uint32_t code);
 
 /* Fill `m` (ready to encode) as an error reply: the code, its name, and
  * `message`, which is borrowed (it must outlive the encode). */
