@@ -45,6 +45,10 @@ static uint32_t next_cp(const unsigned char *s, size_t avail, size_t *k)
 	size_t n = orc_utf8_seq_len(s[0]);
 	uint32_t cp;
 
+	if (n == 2 && avail >= 2 && (s[1] & 0xC0) == 0x80) {
+		*k = 2;    /* the common case in byte-level entries */
+		return ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+	}
 	if (n > avail || orc_utf8_valid_prefix((const char *)s, n) != n)
 		n = 1;
 	cp = n == 1 ? s[0] : s[0] & (0x7Fu >> n);

@@ -37,10 +37,16 @@ struct orc_tok_entry {
 	uint8_t flags;                  /* ORC_TOKF_* */
 };
 
-/* Open-addressing table: token text -> id. Slots hold id + 1 (0 = empty). */
+/* Open-addressing table: token text -> id. A slot carries what a lookup
+ * compares (hash, text offset and length), so a probe touches the slot and
+ * the text only. */
+struct orc_tok_slot {
+	uint32_t hash;
+	uint32_t id1;      /* id + 1; 0 = empty */
+	uint32_t text_off, text_len;
+};
 struct orc_tok_strtab {
-	uint32_t *slots;   /* [mask + 1] */
-	uint32_t *hashes;  /* [mask + 1], hash of the slot's text */
+	struct orc_tok_slot *slots;  /* [mask + 1] */
 	uint32_t mask;
 };
 
@@ -131,9 +137,16 @@ bool orc_tok_heap_pop(struct orc_tok_scratch *s, struct orc_tok_pair *ret);
 uint32_t orc_tok_hash(const char *s, size_t len);
 int orc_tok_strtab_init(struct orc_tok_strtab *h, uint32_t n);
 void orc_tok_strtab_free(struct orc_tok_strtab *h);
-/* Insert id (whose text is in t->text); -EEXIST when the text is already there. */
-int orc_tok_strtab_insert(struct orc_tok *t, int32_t id, int32_t *ret_existing);
+/* Insert id (whose text, of hash `hash`, is in t->text); -EEXIST when the
+ * text is already there, with that entry's id in *ret_existing. */
+int orc_tok_strtab_insert(struct orc_tok *t, int32_t id, uint32_t hash, int32_t *ret_existing);
 int32_t orc_tok_find(const struct orc_tok *t, const char *s, size_t len);  /* -1 if absent */
+/* The same with the hash computed already (0 < len <= max_text_len). The
+ * builder hashes a batch, prefetches, then looks up: tables are built with
+ * memory latency hidden. */
+int32_t orc_tok_find_hashed(const struct orc_tok *t, const char *s, size_t len, uint32_t hash);
+void orc_tok_prefetch(const struct orc_tok *t, uint32_t hash);
+void orc_tok_merge_prefetch(const struct orc_tok_mergetab *m, int32_t left, int32_t right);
 int orc_tok_mergetab_init(struct orc_tok_mergetab *m, uint32_t n);
 void orc_tok_mergetab_free(struct orc_tok_mergetab *m);
 void orc_tok_mergetab_put(struct orc_tok_mergetab *m, int32_t left, int32_t right,
