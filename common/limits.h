@@ -2,12 +2,17 @@
  * Anything read from a file, a socket or a command line is checked against
  * these before memory is allocated for it. Change a limit here, and update
  * orcd-protocol(7) when it is a protocol limit. */
+
+/* common/ is on the -I path, so <limits.h> (msgpack.h includes it) finds
+ * this file before the system's: pull the system header in as well. Outside
+ * the guard, so that it also works when this file was found by "limits.h"
+ * relative to a file in common/ (include_next then restarts the search). */
+#ifndef CHAR_BIT
+#include_next <limits.h>
+#endif
+
 #ifndef ORC_LIMITS_H
 #define ORC_LIMITS_H
-
-/* common/ is on the include path, so <limits.h> (msgpack.h includes it)
- * finds this file first: pull in the system header too. */
-#include_next <limits.h>
 
 /* ---- protocol (see orcd-protocol(7)) ---- */
 #define ORC_PROTO_VERSION          1

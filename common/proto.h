@@ -135,7 +135,7 @@
  *                    "message" str (human readable, names the key/limit/size)
  *
  * A model entry (the "model" message and each element of status "models"):
- *   "name" str, "arch" str, "type" str (e.g. "Q8_0"), "size" uint (file bytes),
+ *   "name" str, "arch" str, "quant" str (weight type, e.g. "Q8_0"), "size" uint (file bytes),
  *   "resident" bool, "mem" uint (bytes used while resident), "n_params" uint,
  *   "n_ctx_train" "n_ctx" "n_vocab" "n_layer" "n_embd" "n_head" "n_head_kv" uint,
  *   "chat_format" str ("" when none), "pinned" bool, "keep_alive" int (s, -1 forever),
@@ -231,7 +231,7 @@ struct orc_counter {
 };
 
 struct orc_model_info {
-	struct orc_str name, arch, type, chat_format;
+	struct orc_str name, arch, quant, chat_format;
 	uint64_t size, mem, n_params;
 	uint32_t n_ctx_train, n_ctx, n_vocab, n_layer, n_embd, n_head, n_head_kv;
 	bool resident, pinned;

@@ -7,3 +7,11 @@ common_libcommon_la_SOURCES += \
 	common/proto_codec.h common/proto_codec.c \
 	common/proto_enc.c common/proto_dec.c \
 	common/proto_status.c
+
+check_PROGRAMS += tests/check_proto
+tests_check_proto_SOURCES = tests/check_proto.c tests/check_proto_frame.c \
+	tests/fuzz/fuzz_proto.h tests/fuzz/fuzz_proto.c
+tests_check_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fuzz
+tests_check_proto_CFLAGS = $(TEST_CFLAGS) $(MSGPACK_CFLAGS)
+tests_check_proto_LDADD = $(TEST_LDADD)
+TESTS += tests/check_proto

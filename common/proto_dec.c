@@ -202,13 +202,14 @@ static int get_counters(struct orc_pc *c, const msgpack_object *o, const struct 
 /* Array-valued keys with a pointer at off and a uint32_t count at off2. */
 static int dec_array(struct orc_pc *c, const struct orc_field *f, const msgpack_object *o, char *base)
 {
-	size_t elem = f->kind == ORC_FK_TOPS ? sizeof(struct orc_top)
-		    : f->kind == ORC_FK_LOGPROBS ? sizeof(struct orc_logprob) : f->sub->size;
+	size_t elem;
 	void *v;
 
 	if (f->kind == ORC_FK_COUNTERS)
 		return get_counters(c, o, f, AT(base, f->off, struct orc_counter *),
 				    AT(base, f->off2, uint32_t));
+	elem = f->kind == ORC_FK_TOPS ? sizeof(struct orc_top)
+	     : f->kind == ORC_FK_LOGPROBS ? sizeof(struct orc_logprob) : f->sub->size;
 	TRY(get_array(c, o, f->hi, elem, &v));
 	*AT(base, f->off, void *) = v;
 	*AT(base, f->off2, uint32_t) = o->via.array.size;
@@ -371,8 +372,6 @@ static int envelope(struct orc_pc *c, const msgpack_object *o, uint32_t *ret_typ
 {
 	bool have_type = false, have_id = false;
 
-	*ret_type = 0;
-	*ret_id = 0;
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object_kv *kv = &o->via.map.ptr[i];
 		const msgpack_object_str *k = &kv->key.via.str;
@@ -405,20 +404,24 @@ static int decode_body(struct orc_pc *c, const msgpack_object *o, struct orc_msg
 {
 	const struct orc_msgdesc *d;
 	uint32_t type, id;
+	int r;
 
 	if (o->type != MSGPACK_OBJECT_MAP)
 		return orc_err_set(c->err, -EINVAL, "message: expected a map, got %s", type_name(o->type));
-	TRY(envelope(c, o, &type, &id));
-	ret->type = type;
-	ret->id = id;
+	/* type and id are kept in *ret as soon as read, for the error reply */
+	TRY(envelope(c, o, &ret->type, &ret->id));
+	type = ret->type;
+	id = ret->id;
 	if (!(d = orc_proto_desc(type)))
 		return orc_err_set(c->err, -ENOMSG, "unknown message type %u", type);
 	if (orc_msg_is_request(type) && id == 0)
 		return orc_err_set(c->err, -EINVAL, "%s: key 'id': a request id must be 1..%u",
 				   d->name, UINT32_MAX);
 	orc_msg_init(ret, type, id);
-	if (dec_map(c, o, &d->body, (char *)&ret->u) < 0)
-		return orc_err_prefix(c->err, "%s", d->name);
+	if ((r = dec_map(c, o, &d->body, (char *)&ret->u)) < 0) {
+		orc_err_prefix(c->err, "%s", d->name);   /* returns 0 when err is NULL */
+		return r;
+	}
 	if (d->check)
 		return d->check(ret, c->err);
 	return 0;

@@ -83,7 +83,7 @@ static int enc_map(struct orc_pc *c, const struct orc_mapdesc *md, const char *b
 /* An array-valued key: check the count, then each element. */
 static int enc_array(struct orc_pc *c, const struct orc_field *f, const char *base)
 {
-	const void *v = *AT(base, f->off, const void *);
+	const void *v = *AT(base, f->off, void *);
 	uint32_t n = *AT(base, f->off2, uint32_t);
 	int r;
 
@@ -271,8 +271,10 @@ int orc_proto_encode(const struct orc_msg *m, struct orc_buf *out, struct orc_er
 	r = enc_map(&c, &d->body, (const char *)&m->u, m);
 	if (r < 0) {
 		out->len = out->off + start;
-		if (r == -EINVAL)
-			return orc_err_prefix(err, "encode %s", d->name);
+		if (r == -EINVAL) {
+			orc_err_prefix(err, "encode %s", d->name);   /* 0 when err is NULL */
+			return r;
+		}
 		goto fail_write;
 	}
 	len = orc_buf_pending(out) - start - ORC_FRAME_HDR;

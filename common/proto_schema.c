@@ -167,7 +167,7 @@ static const struct orc_field text_f[] = {
 static const struct orc_field model_f[] = {
 	NAME("name", REQ, M, name, ORC_MODEL_NAME_MAX),
 	STR("arch", REQ, M, arch, 0, STRMAX),
-	STR("type", REQ, M, type, 0, STRMAX),
+	STR("quant", REQ, M, quant, 0, STRMAX),
 	U64("size", REQ, M, size, 0, UINT64_MAX),
 	BOOL("resident", REQ, M, resident),
 	U64("mem", REQ, M, mem, 0, UINT64_MAX),
