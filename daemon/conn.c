@@ -99,10 +99,10 @@ void orc_conn_drop(struct orc_conn *c, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (c->n_inflight)
-		log_info("conn %" PRIu64 " (uid %u pid %d): closed (%s), cancelling %u request(s)",
-			 c->id, (unsigned)c->cred.uid, (int)c->cred.pid, why, c->n_inflight);
+		log_info("conn %u (uid %u pid %d): closed (%s), cancelling %u request(s)",
+			 ORC_CONN_NUM(c), (unsigned)c->cred.uid, (int)c->cred.pid, why, c->n_inflight);
 	else
-		log_debug("conn %" PRIu64 " (uid %u pid %d): closed (%s)", c->id,
+		log_debug("conn %u (uid %u pid %d): closed (%s)", ORC_CONN_NUM(c),
 			  (unsigned)c->cred.uid, (int)c->cred.pid, why);
 	c->dead = true;
 	orc_loop_del_fd(c->srv->loop, c->fd);
@@ -161,7 +161,7 @@ int orc_conn_send(struct orc_conn *c, const struct orc_msg *m)
 		return r;
 	}
 	if (r < 0) {
-		log_err("conn %" PRIu64 ": cannot encode %s: %s", c->id, orc_msg_type_name(m->type),
+		log_err("conn %u: cannot encode %s: %s", ORC_CONN_NUM(c), orc_msg_type_name(m->type),
 			orc_err_msg(&err));
 		if (m->type != ORC_MSG_ERROR)
 			orc_conn_error(c, m->id, OCC_INTERNAL, "orcd could not encode its reply");
@@ -181,7 +181,7 @@ void orc_conn_error(struct orc_conn *c, uint32_t id, enum occ_status code, const
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	log_info("conn %" PRIu64 " (uid %u pid %d): request %u: error %s: %s", c->id,
+	log_info("conn %u (uid %u pid %d): request %u: error %s: %s", ORC_CONN_NUM(c),
 		 (unsigned)c->cred.uid, (int)c->cred.pid, id, orc_status_name(code), text);
 	orc_msg_error(&m, id, code, text);
 	orc_conn_send(c, &m);

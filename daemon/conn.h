@@ -48,6 +48,9 @@ struct orc_conn {
 	struct orc_conn *next_dead;
 };
 
+/* The connection's number in logs (its id's generation part). */
+#define ORC_CONN_NUM(c) ((unsigned)((c)->id >> 32))
+
 struct orc_conn *orc_conn_new(struct orc_server *s, int fd, uint64_t id);
 void orc_conn_free(struct orc_conn *c);
 

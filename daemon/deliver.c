@@ -67,7 +67,7 @@ static void send_final(struct orc_server *s, struct orc_job *j, const struct orc
 	m.u.final.ttft_us = e->u.final.ttft_us;
 	orc_conn_inflight_del(c, j->req_id);
 	orc_conn_send(c, &m);
-	log_info("conn %" PRIu64 " request %u: %s after %u+%u tokens", c->id, j->req_id,
+	log_info("conn %u request %u: %s after %u+%u tokens", ORC_CONN_NUM(c), j->req_id,
 		 orc_stop_name(e->u.final.stop), e->u.final.prompt_tokens, e->u.final.gen_tokens);
 }
 

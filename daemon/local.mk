@@ -31,3 +31,39 @@ tests_check_chat_template_SOURCES = tests/check_chat_template.c
 tests_check_chat_template_CFLAGS = $(TEST_CFLAGS)
 tests_check_chat_template_LDADD = $(DAEMON_TEST_LDADD)
 TESTS += tests/check_conf tests/check_loop tests/check_chat_template
+
+sbin_PROGRAMS += daemon/orcd
+daemon_orcd_SOURCES = \
+	daemon/main.c \
+	daemon/server.h daemon/server.c \
+	daemon/conn.h daemon/conn.c \
+	daemon/req.h daemon/req.c \
+	daemon/req_hello.c \
+	daemon/req_generate.c \
+	daemon/req_cancel.c \
+	daemon/req_tokenize.c \
+	daemon/req_models.c \
+	daemon/req_status.c \
+	daemon/deliver.h daemon/deliver.c \
+	daemon/job.h daemon/job.c \
+	daemon/registry.h daemon/registry.c \
+	daemon/loader.h daemon/loader.c \
+	daemon/scheduler.h daemon/scheduler.c
+daemon_orcd_CPPFLAGS = $(AM_CPPFLAGS) -DORC_SYSCONFDIR='"$(sysconfdir)"'
+daemon_orcd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(MSGPACK_CFLAGS)
+daemon_orcd_LDADD = daemon/libdaemon.la $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS) \
+	$(SYSTEMD_LIBS) -lm
+
+# ---- integration tests: the real orcd, driven over its socket ----
+check_PROGRAMS += tests/integration/orcd-client
+tests_integration_orcd_client_SOURCES = tests/integration/orcd_client.c
+tests_integration_orcd_client_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS)
+tests_integration_orcd_client_LDADD = common/libcommon.la
+ORCD_TESTS = \
+	tests/integration/golden.test \
+	tests/integration/activate.test \
+	tests/integration/concurrent.test \
+	tests/integration/cancel.test \
+	tests/integration/malformed.test
+TESTS += $(ORCD_TESTS)
+EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh

@@ -380,7 +380,7 @@ void orc_registry_info(struct orc_registry *r, struct orc_reg_model *e, struct o
 	memset(m, 0, sizeof(*m));
 	m->name = (struct orc_str){ e->name, (uint32_t)strlen(e->name) };
 	m->arch = (struct orc_str){ e->arch, (uint32_t)strlen(e->arch) };
-	m->type = (struct orc_str){ e->type, (uint32_t)strlen(e->type) };
+	m->quant = (struct orc_str){ e->type, (uint32_t)strlen(e->type) };
 	m->chat_format.s = orc_chat_format_name(e->chat.kind);
 	m->chat_format.len = (uint32_t)strlen(m->chat_format.s);
 	m->size = e->file_size;

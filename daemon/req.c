@@ -80,7 +80,7 @@ void orc_req_dispatch(struct orc_conn *c, const struct orc_msg *m)
 			return;
 		}
 	}
-	log_info("conn %" PRIu64 " (uid %u gid %u pid %d): %s id=%u", c->id, (unsigned)c->cred.uid,
+	log_info("conn %u (uid %u gid %u pid %d): %s id=%u", ORC_CONN_NUM(c), (unsigned)c->cred.uid,
 		  (unsigned)c->cred.gid, (int)c->cred.pid, orc_msg_type_name(m->type), m->id);
 	h->fn(c, m);
 }

@@ -47,7 +47,7 @@ void orc_req_hello(struct orc_conn *c, const struct orc_msg *m)
 		return;
 	}
 	c->greeted = true;
-	log_info("conn %" PRIu64 " (uid %u gid %u pid %d): hello from %.*s", c->id,
+	log_info("conn %u (uid %u gid %u pid %d): hello from %.*s", ORC_CONN_NUM(c),
 		 (unsigned)c->cred.uid, (unsigned)c->cred.gid, (int)c->cred.pid,
 		 (int)m->u.hello.client.len, m->u.hello.client.s ? m->u.hello.client.s : "");
 	orc_msg_init(&w, ORC_MSG_WELCOME, 0);

@@ -112,7 +112,7 @@ int orc_server_add_conn(struct orc_server *s, int fd)
 	c->allowed = peer_allowed(&s->conf, &c->cred);
 	s->conns[slot] = c;
 	s->n_conns++;
-	log_debug("conn %" PRIu64 ": uid %u gid %u pid %d%s", c->id, (unsigned)c->cred.uid,
+	log_debug("conn %u: uid %u gid %u pid %d%s", ORC_CONN_NUM(c), (unsigned)c->cred.uid,
 		  (unsigned)c->cred.gid, (int)c->cred.pid, c->allowed ? "" : " (not allowed)");
 	return 0;
 }
