@@ -64,6 +64,7 @@ ORCD_TESTS = \
 	tests/integration/activate.test \
 	tests/integration/concurrent.test \
 	tests/integration/cancel.test \
-	tests/integration/malformed.test
+	tests/integration/malformed.test \
+	tests/integration/budget.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh

@@ -329,9 +329,12 @@ static void read_info(struct orc_registry *r, struct orc_reg_model *e)
 	e->n_ctx = c->max_context;
 	if (e->hp.n_ctx_train && e->hp.n_ctx_train < e->n_ctx)
 		e->n_ctx = e->hp.n_ctx_train;
+	/* Weights, the KV cache of every sequence, and the logits rows of a
+	 * full batch; replaced by the engine's own count after a load. */
 	kv_elem = c->backend == ORC_BACKEND_CUDA ? 2 : 4;
 	e->mem_est = desc->weight_bytes +
-		     orc_model_kv_bytes(desc, e->n_ctx, kv_elem) * c->max_sequences;
+		     orc_model_kv_bytes(desc, e->n_ctx, kv_elem) * c->max_sequences +
+		     (uint64_t)c->max_sequences * e->hp.n_vocab * sizeof(float);
 	free(e->info_err);
 	e->info_err = NULL;
 	e->have_info = true;
@@ -430,13 +433,17 @@ static void unlink_job(struct orc_reg_model *e, struct orc_job *j)
 	e->n_jobs--;
 }
 
-/* Some other model waits for room and this one could make way. */
-static bool held(const struct orc_registry *r, const struct orc_reg_model *e)
+/* A job waits while a model that began waiting for room before the job
+ * arrived needs this one to make way (an unpinned model then drains, goes
+ * idle and can be evicted). Jobs older than every such wait go ahead, so
+ * models take turns instead of evicting each other before any work runs. */
+static bool held(const struct orc_registry *r, const struct orc_reg_model *e,
+		 const struct orc_job *j)
 {
 	if (is_pinned(r, e))
 		return false;
 	for (const struct orc_reg_model *w = r->models; w; w = w->next)
-		if (w != e && w->want_room)
+		if (w != e && w->want_room && w->want_since_us <= j->t_received_us)
 			return true;
 	return false;
 }
@@ -452,10 +459,10 @@ static void submit_job(struct orc_registry *r, struct orc_reg_model *e, struct o
 
 static void flush_pending(struct orc_registry *r, struct orc_reg_model *e)
 {
-	if (e->state != ORC_REG_RESIDENT || held(r, e))
+	if (e->state != ORC_REG_RESIDENT)
 		return;
 	for (struct orc_job *j = e->jobs_head; j; j = j->entry_next)
-		if (!j->submitted)
+		if (!j->submitted && !held(r, e, j))
 			submit_job(r, e, j);
 }
 
@@ -582,14 +589,15 @@ static void start_load(struct orc_registry *r, struct orc_reg_model *e)
 
 /* Idle, unpinned, resident models, least recently used first, are unloaded
  * until `need` more bytes would fit once they are gone. */
-static void evict_lru(struct orc_registry *r, uint64_t need, uint64_t have)
+static void evict_lru(struct orc_registry *r, uint64_t need, uint64_t have,
+		      const struct orc_reg_model *except)
 {
 	while (have < need) {
 		struct orc_reg_model *lru = NULL;
 
 		for (struct orc_reg_model *e = r->models; e; e = e->next)
-			if (e->state == ORC_REG_RESIDENT && e->n_running == 0 && !e->load_waiters &&
-			    !is_pinned(r, e) && (!lru || e->last_used_ms < lru->last_used_ms))
+			if (e != except && e->state == ORC_REG_RESIDENT && e->n_running == 0 &&
+			    !e->load_waiters && !is_pinned(r, e) && (!lru || e->last_used_ms < lru->last_used_ms))
 				lru = e;
 		if (!lru)
 			return;
@@ -625,17 +633,32 @@ static bool try_fit(struct orc_registry *r, struct orc_reg_model *w)
 	for (struct orc_reg_model *e = r->models; e; e = e->next)
 		if (e->state == ORC_REG_UNLOADING)
 			leaving += e->mem;
-	evict_lru(r, used + need - r->budget, leaving);
+	evict_lru(r, used + need - r->budget, leaving, w);
 	return false;
+}
+
+/* Memory over the budget (a load that needed more than estimated) is
+ * given back as soon as models go idle. */
+static void enforce_budget(struct orc_registry *r)
+{
+	uint64_t used = mem_used(r), leaving = 0;
+
+	if (used <= r->budget)
+		return;
+	for (struct orc_reg_model *e = r->models; e; e = e->next)
+		if (e->state == ORC_REG_UNLOADING)
+			leaving += e->mem;
+	evict_lru(r, used - r->budget, leaving, NULL);
 }
 
 static void make_room(struct orc_registry *r)
 {
+	enforce_budget(r);
 	for (;;) {
 		struct orc_reg_model *first = NULL;
 
 		for (struct orc_reg_model *e = r->models; e; e = e->next)
-			if (e->want_room && (!first || e->want_since_ms < first->want_since_ms))
+			if (e->want_room && (!first || e->want_since_us < first->want_since_us))
 				first = e;
 		if (!first || !try_fit(r, first))
 			break;
@@ -649,7 +672,7 @@ static void want_load(struct orc_registry *r, struct orc_reg_model *e)
 		return;
 	read_info(r, e);
 	e->want_room = true;
-	e->want_since_ms = orc_now_ms();
+	e->want_since_us = orc_now_us();
 	make_room(r);
 }
 
@@ -682,7 +705,7 @@ int orc_registry_submit(struct orc_registry *r, struct orc_reg_model *e, struct 
 	link_job(e, j);
 	e->last_used_ms = orc_now_ms();
 	cancel_expire(r, e);
-	if (e->state == ORC_REG_RESIDENT && !held(r, e))
+	if (e->state == ORC_REG_RESIDENT && !held(r, e, j))
 		submit_job(r, e, j);
 	else
 		want_load(r, e);
@@ -834,6 +857,7 @@ static void on_loaded(struct orc_registry *r, struct orc_reg_model *e, struct or
 	e->state = ORC_REG_RESIDENT;
 	orc_model_get_mem(e->model, &mm);
 	e->mem = mm.weights + mm.kv_cache + mm.scratch;
+	e->mem_est = e->mem;   /* the next load of this file needs the same */
 	chat_format_of(orc_model_get_gguf(e->model), &e->chat);
 	e->last_used_ms = orc_now_ms();
 	r->srv->metrics.loads++;
@@ -850,6 +874,11 @@ static void on_loaded(struct orc_registry *r, struct orc_reg_model *e, struct or
 	e->load_waiters = NULL;
 	if (r->draining)
 		return;
+	if (mem_used(r) > r->budget) {
+		log_info("model %s: %" PRIu64 " MiB in use is over the budget of %" PRIu64
+			 " MiB; evicting idle models", e->name, mem_used(r) >> 20, r->budget >> 20);
+		evict_lru(r, mem_used(r) - r->budget, 0, e);
+	}
 	flush_pending(r, e);
 	if (e->n_jobs == 0)
 		schedule_expire(r, e);

@@ -59,7 +59,7 @@ struct orc_reg_model {
 	uint64_t last_used_ms;
 	uint64_t expire_timer;
 	bool want_room;               /* waiting for other models to leave */
-	uint64_t want_since_ms;
+	uint64_t want_since_us;       /* orc_now_us() */
 	uint64_t progress_done, progress_total;
 
 	/* requests */

@@ -723,10 +723,13 @@ static void route(struct orc_sched *s, struct orc_job *j)
 	sm->qtail = j;
 }
 
+/* Something to do without new input: a running slot, or a queued job that
+ * can be admitted (not when the engine just refused a sequence: a slot
+ * must finish first, and then n_slots was not 0). */
 static bool has_work(const struct orc_sched *s)
 {
 	for (const struct smodel *sm = s->models; sm; sm = sm->next)
-		if (sm->n_slots)
+		if (sm->n_slots || (sm->qhead && !sm->seq_full))
 			return true;
 	return false;
 }
