@@ -219,7 +219,7 @@ out:
 	return rc;
 }
 
-int cmd_generate(int argc, char **argv, const struct orcctl_global *g)
+int orcctl_cmd_generate(int argc, char **argv, const struct orcctl_global *g)
 {
 	struct orcctl_gen_opts o;
 	struct sigaction sa = { .sa_handler = on_sigint };

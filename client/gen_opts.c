@@ -12,6 +12,9 @@
 #include "gen_opts.h"
 #include "orcctl.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 enum {
 	OPT_PROMPT_IDS = 256, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P,
 	OPT_REPEAT, OPT_REPEAT_N, OPT_PRESENCE, OPT_FREQUENCY, OPT_SEED, OPT_STOP, OPT_LOGPROBS,
@@ -161,6 +164,21 @@ static const char *opt_name(int c)
 	return "?";
 }
 
+/* What a bad value of option c should have been. */
+static const char *value_hint(int c, int r)
+{
+	switch (c) {
+	case OPT_PROMPT_IDS: return r == -E2BIG ? " (too many ids)" : " (comma-separated integers)";
+	case 'n': return " (an integer, 0.." STR(ORC_MAX_TOKENS_CAP) ")";
+	case OPT_LOGPROBS: case OPT_PROMPT_LOGPROBS: return " (an integer, 0.." STR(ORC_LOGPROBS_TOP_MAX) ")";
+	case OPT_THREADS: return " (an integer, 0.." STR(ORC_THREADS_MAX) ")";
+	case OPT_CTX: return " (an integer, 0.." STR(ORC_CTX_MAX) ")";
+	case OPT_SEED: return " (an unsigned 64-bit integer)";
+	case OPT_TOP_K: case OPT_REPEAT_N: return " (an integer)";
+	default: return " (a number)";
+	}
+}
+
 /* One option with an argument; 0 or -EINVAL. */
 static int parse_one(struct orcctl_gen_opts *o, int c, const char *arg)
 {
@@ -248,7 +266,7 @@ int orcctl_gen_opts_parse(int argc, char **argv, struct orcctl_gen_opts *o)
 		if ((r = parse_one(o, c, optarg)) < 0) {
 			if (r != -E2BIG || c != OPT_STOP)
 				fprintf(stderr, "orcctl generate: bad value '%s' for --%s%s\n", optarg,
-					opt_name(c), r == -E2BIG ? " (too many ids)" : "");
+					opt_name(c), value_hint(c, r));
 			return ORCCTL_EXIT_USAGE;
 		}
 	}

@@ -518,6 +518,8 @@ START_TEST(test_stop_invalid)
 	ck_assert_int_eq(orc_stop_new(empty, 2, &s, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "stop string 1"));
 	ck_assert_int_eq(orc_stop_new(bad, 1, &s, NULL), -EILSEQ);
+	ck_assert_int_eq(orc_stop_new((const char *[]){ "a", NULL }, 2, &s, NULL), -EINVAL);
+	ck_assert_int_eq(orc_stop_new(NULL, 1, &s, NULL), -EINVAL);
 	ck_assert_int_eq(orc_stop_new(surrogate, 1, &s, NULL), -EILSEQ);
 	ck_assert_int_eq(orc_stop_new(lng, 1, &s, NULL), -E2BIG);
 	ck_assert_int_eq(orc_stop_new(many, ORC_STOP_STRINGS_MAX + 1, &s, NULL), -E2BIG);

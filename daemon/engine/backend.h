@@ -103,6 +103,9 @@ struct orc_step_key {
  * says that aliasing is allowed. */
 struct orc_backend_ops {
 	const char *name;                    /* REQUIRED: "cpu", "cuda" */
+	/* OPTIONAL: the type of the KV cache rows that set_rows writes and
+	 * attention reads: F32 (0, the default; the CPU backend's) or F16. */
+	enum orc_type kv_type;
 
 	/* REQUIRED. Free the backend. Buffers must have been freed before. */
 	void (*free)(struct orc_backend *be);

@@ -108,23 +108,15 @@ struct rows_job {
 	float eps;
 };
 
-static void rows_worker(void *ctx, int ith, int nth)
+static void rows_item(void *ctx, uint32_t r, int ith)
 {
 	const struct rows_job *j = ctx;
-	unsigned long r0, r1;
-
-	orc_pool_share(ith, nth, j->n_rows, &r0, &r1);
-	for (unsigned long r = r0; r < r1; r++)
-		j->row(j, (uint32_t)r);
+	j->row(j, r);
 }
 
-/* Small jobs run on the calling thread: waking workers would cost more. */
 static void run_rows(struct rows_job *j, uint64_t elems_per_row)
 {
-	if (j->c->n_threads == 1 || (uint64_t)j->n_rows * elems_per_row < 16384)
-		rows_worker(j, 0, 1);
-	else
-		orc_pool_run(j->c->pool, rows_worker, j);
+	cpu_run(j->c, rows_item, j, j->n_rows, (uint64_t)j->n_rows * elems_per_row);
 }
 
 static bool same_shape(struct cpu_ctx *c, const char *op, const struct orc_tensor *a,
@@ -369,10 +361,12 @@ static int take_error(struct cpu_ctx *c, struct orc_err *err)
 static int cpu_buf_set(struct orc_backend *be, struct orc_bbuf *b, uint64_t offset,
 		       const void *src, uint64_t size, struct orc_err *err)
 {
-	if (b->wrapped || offset > b->size || size > b->size - offset)
-		return orc_err_set(err, -EINVAL, "buf_set: %llu bytes at %llu outside a %s buffer of %llu",
+	if (b->wrapped)
+		return orc_err_set(err, -EINVAL, "buf_set: the buffer wraps read-only host memory");
+	if (offset > b->size || size > b->size - offset)
+		return orc_err_set(err, -EINVAL, "buf_set: %llu bytes at %llu outside a buffer of %llu",
 				   (unsigned long long)size, (unsigned long long)offset,
-				   b->wrapped ? "read-only" : "", (unsigned long long)b->size);
+				   (unsigned long long)b->size);
 	memcpy((uint8_t *)b->data + offset, src, (size_t)size);
 	return 0;
 }

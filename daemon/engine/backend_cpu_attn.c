@@ -42,14 +42,10 @@ static void rope_row(const struct rope_job *j, float *cs, uint32_t t)
 	}
 }
 
-static void rope_worker(void *ctx, int ith, int nth)
+static void rope_item(void *ctx, uint32_t t, int ith)
 {
 	const struct rope_job *j = ctx;
-	unsigned long t0, t1;
-
-	orc_pool_share(ith, nth, j->x->ne1, &t0, &t1);
-	for (unsigned long t = t0; t < t1; t++)
-		rope_row(j, j->c->scratch[ith].att, (uint32_t)t);
+	rope_row(j, j->c->scratch[ith].att, t);
 }
 
 void cpu_op_rope(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *pos,
@@ -66,10 +62,7 @@ void cpu_op_rope(struct orc_backend *be, const struct orc_tensor *x, const struc
 	}
 	if (!cpu_scratch_reserve(j.c, a->n_rot))
 		return;
-	if (j.c->n_threads == 1 || (uint64_t)x->ne1 * x->ne0 < 16384)
-		rope_worker(&j, 0, 1);
-	else
-		orc_pool_run(j.c->pool, rope_worker, &j);
+	cpu_run(j.c, rope_item, &j, x->ne1, (uint64_t)x->ne1 * x->ne0);
 }
 
 /* ---- attention ---- */
@@ -114,14 +107,10 @@ static void attn_task(const struct attn_job *j, float *sc, uint32_t task)
 	}
 }
 
-static void attn_worker(void *ctx, int ith, int nth)
+static void attn_item(void *ctx, uint32_t task, int ith)
 {
 	const struct attn_job *j = ctx;
-	unsigned long i0, i1;
-
-	orc_pool_share(ith, nth, j->n_tasks, &i0, &i1);
-	for (unsigned long i = i0; i < i1; i++)
-		attn_task(j, j->c->scratch[ith].att, (uint32_t)i);
+	attn_task(j, j->c->scratch[ith].att, task);
 }
 
 static bool attn_check_shapes(struct cpu_ctx *c, const struct orc_attn_args *a)
@@ -186,8 +175,5 @@ void cpu_op_attention(struct orc_backend *be, const struct orc_attn_args *a)
 	if (longest == 0 || !cpu_scratch_reserve(j.c, longest))
 		return;
 	j.n_tasks = a->q->ne1 * a->n_head;
-	if (j.c->n_threads == 1 || (uint64_t)j.n_tasks * longest * a->head_dim < 32768)
-		attn_worker(&j, 0, 1);
-	else
-		orc_pool_run(j.c->pool, attn_worker, &j);
+	cpu_run(j.c, attn_item, &j, j.n_tasks, (uint64_t)j.n_tasks * longest * a->head_dim / 2);
 }

@@ -68,6 +68,20 @@ bool cpu_weight_type_ok(enum orc_type type);
 /* Grow every thread's attention/rope scratch to n floats. */
 bool cpu_scratch_reserve(struct cpu_ctx *c, uint64_t n);
 
+/* Call fn for items 0..n_items-1: on the pool, or on this thread when
+ * there is one thread or the job is small (`work`: about the elements it
+ * touches), since waking the workers would cost more than it saves. */
+static inline void cpu_run(struct cpu_ctx *c, orc_pool_fn fn, void *ctx, uint32_t n_items,
+			   uint64_t work)
+{
+	if (c->n_threads == 1 || work < 16384) {
+		for (uint32_t i = 0; i < n_items; i++)
+			fn(ctx, i, 0);
+	} else {
+		orc_pool_run(c->pool, fn, ctx, n_items);
+	}
+}
+
 /* Ops living in other files. */
 void cpu_op_get_rows(struct orc_backend *be, const struct orc_tensor *table,
 		     const struct orc_tensor *ids, const struct orc_tensor *out);

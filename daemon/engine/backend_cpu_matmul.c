@@ -19,16 +19,12 @@ struct rows_gather {
 	const struct orc_tensor *table, *ids, *out;
 };
 
-static void gather_worker(void *ctx, int ith, int nth)
+static void gather_item(void *ctx, uint32_t i, int ith)
 {
 	const struct rows_gather *g = ctx;
-	unsigned long i0, i1;
+	const uint8_t *row = tdata(g->table) + (uint64_t)tidx(g->ids)[i] * g->table->nb1;
 
-	orc_pool_share(ith, nth, g->ids->ne0, &i0, &i1);
-	for (unsigned long i = i0; i < i1; i++) {
-		const uint8_t *row = tdata(g->table) + (uint64_t)tidx(g->ids)[i] * g->table->nb1;
-		g->c->kern->dequant(g->table->type, row, 0, g->table->ne0, trow(g->out, i));
-	}
+	g->c->kern->dequant(g->table->type, row, 0, g->table->ne0, trow(g->out, i));
 }
 
 void cpu_op_get_rows(struct orc_backend *be, const struct orc_tensor *table,
@@ -48,10 +44,7 @@ void cpu_op_get_rows(struct orc_backend *be, const struct orc_tensor *table,
 			return;
 		}
 	}
-	if (g.c->n_threads == 1 || (uint64_t)ids->ne0 * table->ne0 < 16384)
-		gather_worker(&g, 0, 1);
-	else
-		orc_pool_run(g.c->pool, gather_worker, &g);
+	cpu_run(g.c, gather_item, &g, ids->ne0, (uint64_t)ids->ne0 * table->ne0);
 }
 
 /* ---- matmul ---- */
@@ -60,6 +53,9 @@ struct mm_job {
 	struct cpu_ctx *c;
 	const struct orc_tensor *w, *x, *bias, *out;
 	uint32_t n_panels;
+	uint32_t per_item;          /* panels in one work item */
+	uint32_t items_per_blk;     /* work items per token block */
+	uint32_t n_items;
 };
 
 static const float zero_row[CPU_CHUNK];
@@ -83,6 +79,25 @@ static void panel_chunk(const struct mm_job *j, struct cpu_scratch *s, uint32_t 
 	}
 }
 
+/* Decode: the whole reduction straight from the stored rows, when the kernel
+ * set can (same lane sums as through scratch). Rows past the end of the
+ * matrix repeat row r0; their sums are not used. */
+static bool direct_panel(const struct mm_job *j, uint32_t r0, uint32_t nr, uint32_t t0, uint32_t nt,
+			 float *acc)
+{
+	const struct orc_tensor *w = j->w;
+	const uint8_t *rows[ORC_CPU_MR];
+	const float *xp[3];
+
+	if (!j->c->kern->mm_direct)
+		return false;
+	for (uint32_t r = 0; r < ORC_CPU_MR; r++)
+		rows[r] = tdata(w) + (uint64_t)(r0 + (r < nr ? r : 0)) * w->nb1;
+	for (uint32_t t = 0; t < nt; t++)
+		xp[t] = trow(j->x, t0 + t);
+	return j->c->kern->mm_direct(w->type, rows, xp, nt, 0, w->ne0, acc);
+}
+
 /* Outputs [t0, t0 + nt) x panel p: the whole reduction over k, then the
  * tail (k % 8 elements, in the last chunk) and the bias. */
 static void mm_panel(const struct mm_job *j, struct cpu_scratch *s, uint32_t p, uint32_t t0,
@@ -94,6 +109,8 @@ static void mm_panel(const struct mm_job *j, struct cpu_scratch *s, uint32_t p, 
 	uint32_t c0 = 0, cn = 0;
 
 	memset(s->acc, 0, sizeof(float) * nt * ORC_CPU_MR * 8);
+	if (nt <= 3 && k % 8 == 0 && direct_panel(j, r0, nr, t0, nt, s->acc))
+		goto finish;
 	for (c0 = 0; c0 < k; c0 += CPU_CHUNK) {
 		cn = k - c0 < CPU_CHUNK ? k - c0 : CPU_CHUNK;
 		panel_chunk(j, s, r0, nr, c0, cn, wp);
@@ -101,6 +118,7 @@ static void mm_panel(const struct mm_job *j, struct cpu_scratch *s, uint32_t p, 
 			xp[t] = trow(j->x, t0 + t) + c0;
 		j->c->kern->mm_chunk(wp, xp, nt, cn & ~7u, s->acc);
 	}
+finish:
 	for (uint32_t t = 0; t < nt; t++) {
 		float *o = trow(j->out, t0 + t);
 		for (uint32_t r = 0; r < nr; r++) {
@@ -114,19 +132,21 @@ static void mm_panel(const struct mm_job *j, struct cpu_scratch *s, uint32_t p, 
 	}
 }
 
-static void mm_worker(void *ctx, int ith, int nth)
+/* One work item: a run of panels for one token block. Items are claimed
+ * from the pool's shared counter; which thread computes an output never
+ * changes its value. */
+static void mm_item(void *ctx, uint32_t it, int ith)
 {
 	const struct mm_job *j = ctx;
 	struct cpu_scratch *s = &j->c->scratch[ith];
-	unsigned long p0, p1;
 	const uint32_t n_tok = j->x->ne1;
+	const uint32_t t0 = it / j->items_per_blk * CPU_TOK_BLK;
+	const uint32_t p0 = it % j->items_per_blk * j->per_item;
+	const uint32_t p1 = p0 + j->per_item < j->n_panels ? p0 + j->per_item : j->n_panels;
+	const uint32_t nt = n_tok - t0 < CPU_TOK_BLK ? n_tok - t0 : CPU_TOK_BLK;
 
-	orc_pool_share(ith, nth, j->n_panels, &p0, &p1);
-	for (uint32_t t0 = 0; t0 < n_tok; t0 += CPU_TOK_BLK) {
-		uint32_t nt = n_tok - t0 < CPU_TOK_BLK ? n_tok - t0 : CPU_TOK_BLK;
-		for (unsigned long p = p0; p < p1; p++)
-			mm_panel(j, s, (uint32_t)p, t0, nt);
-	}
+	for (uint32_t p = p0; p < p1; p++)
+		mm_panel(j, s, p, t0, nt);
 }
 
 void cpu_op_matmul(struct orc_backend *be, const struct orc_tensor *w, const struct orc_tensor *x,
@@ -140,8 +160,9 @@ void cpu_op_matmul(struct orc_backend *be, const struct orc_tensor *w, const str
 	    !cpu_check(j.c, "matmul", "out", out, ORC_TYPE_F32, w->ne1, x->ne1))
 		return;
 	j.n_panels = (w->ne1 + ORC_CPU_MR - 1) / ORC_CPU_MR;
-	if (j.c->n_threads == 1 || (uint64_t)w->ne0 * w->ne1 * x->ne1 < 65536)
-		mm_worker(&j, 0, 1);
-	else
-		orc_pool_run(j.c->pool, mm_worker, &j);
+	j.per_item = j.n_panels / (8 * (uint32_t)j.c->n_threads);
+	j.per_item = j.per_item ? j.per_item : 1;
+	j.items_per_blk = (j.n_panels + j.per_item - 1) / j.per_item;
+	j.n_items = j.items_per_blk * ((x->ne1 + CPU_TOK_BLK - 1) / CPU_TOK_BLK);
+	cpu_run(j.c, mm_item, &j, j.n_items, (uint64_t)w->ne0 * w->ne1 * x->ne1 / 4);
 }

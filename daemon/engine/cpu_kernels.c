@@ -3,8 +3,13 @@
  * without a dedicated loop here are dequantized by orc_dequant_row. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef HAVE_AVX2_COMPILER
+#include <cpuid.h>
+#endif
 
 #include "cpu_kernels.h"
 
@@ -118,6 +123,16 @@ const struct orc_cpu_kern orc_cpu_kern_generic = {
 	.axpy = generic_axpy,
 };
 
+#ifdef HAVE_AVX2_COMPILER
+/* F16C from CPUID leaf 1, ECX bit 29 (not every compiler's
+ * __builtin_cpu_supports knows "f16c"). */
+static bool cpu_has_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+}
+#endif
+
 const struct orc_cpu_kern *orc_cpu_kern_select(void)
 {
 	const char *force = getenv("ORC_CPU_SIMD");
@@ -126,8 +141,7 @@ const struct orc_cpu_kern *orc_cpu_kern_select(void)
 		return &orc_cpu_kern_generic;
 #ifdef HAVE_AVX2_COMPILER
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	    __builtin_cpu_supports("f16c"))
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c())
 		return &orc_cpu_kern_avx2;
 #endif
 	return &orc_cpu_kern_generic;

@@ -244,8 +244,6 @@ static int check_item(const struct orc_model *m, const struct orc_eval_item *it,
 		return orc_err_set(err, -EINVAL, "item %zu: no sequence of this model", i);
 	if (it->n == 0 || !it->ids)
 		return orc_err_set(err, -EINVAL, "item %zu: no tokens to evaluate", i);
-	if (!it->logits)
-		return orc_err_set(err, -EINVAL, "item %zu: no logits buffer", i);
 	for (uint32_t j = 0; j < it->n; j++)
 		if (it->ids[j] < 0 || (uint32_t)it->ids[j] >= n_vocab)
 			return orc_err_set(err, -EINVAL, "item %zu: token id %d (index %u) is outside the vocabulary of %u",
@@ -326,7 +324,7 @@ static void build_pass(struct orc_model *m, const struct orc_eval_item *items, s
 			pb->pos[t] = (int32_t)pos;
 			pb->slots[t] = s->blocks[pos / BLOCK] * BLOCK + (int32_t)(pos % BLOCK);
 			pb->tok_seq[t] = (int32_t)row;
-			if (it->logits_all || c->j == it->n - 1) {
+			if (it->logits && (it->logits_all || c->j == it->n - 1)) {
 				pb->out_idx[p->n_out] = (int32_t)t;
 				pb->out_ptrs[p->n_out++] = it->logits + (it->logits_all ? (size_t)c->j * n_vocab : 0);
 			}

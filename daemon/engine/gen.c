@@ -271,12 +271,14 @@ int orc_gen_next_input(struct orc_gen *g, struct orc_eval_item *item)
 		item->ids = g->prompt + g->n_fed;
 		item->n = left < g->chunk ? (uint32_t)left : g->chunk;
 		item->logits_all = g->k_plp > 0;
+		/* A chunk before the last needs logits only for prompt_logprobs. */
+		item->logits = item->logits_all || item->n == left ? g->logits : NULL;
 	} else {
 		item->ids = &g->last;
 		item->n = 1;
 		item->logits_all = false;
+		item->logits = g->logits;
 	}
-	item->logits = g->logits;
 	g->pending = item->n;
 	g->pending_all = item->logits_all;
 	return 0;

@@ -40,10 +40,11 @@
  *
  * Reproducibility contract: the same model file, prompt ids, parameters
  * and seed give the same ids and byte-identical text, whatever the number
- * of threads and whatever else shares the batch. It rests on the engine's
- * guarantee that a sequence's logits do not depend on the batch or thread
- * count (engine.h) and on the sampler being a pure function of the logits
- * and its own PRNG (sampler.h). Timings are the only varying output. */
+ * of threads, the prefill chunking and whatever else shares the batch. It
+ * rests on the engine's guarantee that a sequence's logits do not depend on
+ * the batch, its splitting or the thread count (engine.h), and on the
+ * sampler being a pure function of the logits and its own PRNG
+ * (sampler.h). Timings are the only varying output. */
 #ifndef ORC_GEN_H
 #define ORC_GEN_H
 
@@ -128,12 +129,15 @@ void orc_gen_free(struct orc_gen *g);   /* NULL is a no-op */
 bool orc_gen_done(const struct orc_gen *g);
 
 /* Fill item->ids, n, logits_all and logits (a buffer owned by g, big enough
- * for the answer) with the next tokens to evaluate; item->seq is left to the
- * caller. -EINVAL when the generation is done. */
+ * for the answer; NULL for a prompt chunk before the last when no
+ * prompt_logprobs are wanted) with the next tokens to evaluate; item->seq is
+ * left to the caller. -EINVAL when the generation is done or an evaluation
+ * is outstanding. */
 int orc_gen_next_input(struct orc_gen *g, struct orc_eval_item *item);
 
 /* After the item was evaluated: its logits (item->logits, or a copy laid out
- * the same: n x n_vocab when logits_all, else n_vocab). */
+ * the same: n x n_vocab when logits_all, else n_vocab; ignored, and may be
+ * NULL, when the item asked for none). */
 int orc_gen_feed_logits(struct orc_gen *g, const float *logits, struct orc_gen_event *ret_ev,
 			struct orc_err *err);
 

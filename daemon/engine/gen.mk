@@ -22,3 +22,17 @@ tests_check_quantize_SOURCES = tests/check_quantize.c tests/tools/quantize.h tes
 tests_check_quantize_CFLAGS = $(TEST_CFLAGS) $(GGUFW_CFLAGS)
 tests_check_quantize_LDADD = $(ENGINE_LIBS) $(TEST_LDADD)
 TESTS += tests/check_quantize
+
+check_PROGRAMS += tests/check_gen
+tests_check_gen_SOURCES = tests/check_gen.c tests/jsonr.c tests/jsonr.h
+tests_check_gen_CFLAGS = $(TEST_CFLAGS)
+tests_check_gen_LDADD = $(ENGINE_LIBS) $(TEST_LDADD) $(ENGINE_EXTRA_LIBS) -lm
+TESTS += tests/check_gen
+
+# orcctl generate, driven from the shell (needs jq)
+TESTS += tests/generate.test
+EXTRA_DIST += tests/generate.test
+
+# mkmodel's output runs in the engine, deterministically (needs jq)
+TESTS += tests/mkmodel.test
+EXTRA_DIST += tests/mkmodel.test

@@ -215,9 +215,13 @@ static int load_weights(struct orc_graph *g, const struct orc_gguf *gg, struct o
 	uint64_t total = 0;
 	int rc = collect(g, &l, err);
 
-	for (size_t i = 0; i < l.n; i++)
-		if (!l.v[i].small)
+	for (size_t i = 0; i < l.n; i++) {
+		size_t j;
+		for (j = 0; j < i && l.v[j].gt != l.v[i].gt; j++)
+			;
+		if (!l.v[i].small && j == i)        /* a tied output counts once */
 			total += l.v[i].gt->size;
+	}
 	if (rc == 0)
 		rc = load_small(g, &l, err);
 	if (rc == 0 && g->be->ops->buf_wrap_host) {
@@ -234,12 +238,23 @@ static int load_weights(struct orc_graph *g, const struct orc_gguf *gg, struct o
 
 /* ---- KV cache, scratch and I/O buffers ---- */
 
+static struct orc_tensor kv_view(const struct orc_graph *g, uint64_t off, uint32_t rows)
+{
+	enum orc_type t = g->be->ops->kv_type;
+	return (struct orc_tensor){ .buf = g->kvbuf, .offset = off, .type = t, .ne0 = g->n_kv_dim,
+				    .ne1 = rows, .nb1 = orc_type_row_bytes(t, g->n_kv_dim) };
+}
+
 static int alloc_kv(struct orc_graph *g, struct orc_err *err)
 {
+	const enum orc_type kt = g->be->ops->kv_type;
 	const uint64_t rows = (uint64_t)g->o.n_kv_blocks * g->o.block_size;
-	const uint64_t one = rows * g->n_kv_dim * 4;
+	const uint64_t one = rows * orc_type_row_bytes(kt, g->n_kv_dim);
 	int rc;
 
+	if (kt != ORC_TYPE_F32 && kt != ORC_TYPE_F16)
+		return orc_err_set(err, -EINVAL, "backend %s: KV cache type %s", g->be->ops->name,
+				   orc_type_name(kt));
 	if (rows > UINT32_MAX)
 		return orc_err_set(err, -E2BIG, "a KV cache of %llu token rows is too large",
 				   (unsigned long long)rows);
@@ -247,8 +262,8 @@ static int alloc_kv(struct orc_graph *g, struct orc_err *err)
 	if (rc != 0)
 		return orc_err_prefix(err, "KV cache: ");
 	for (uint32_t l = 0; l < g->d->hp.n_layer; l++) {
-		g->layers[l].k_cache = graph_f32(g->kvbuf, one * 2 * l, g->n_kv_dim, (uint32_t)rows);
-		g->layers[l].v_cache = graph_f32(g->kvbuf, one * (2 * l + 1), g->n_kv_dim, (uint32_t)rows);
+		g->layers[l].k_cache = kv_view(g, one * 2 * l, (uint32_t)rows);
+		g->layers[l].v_cache = kv_view(g, one * (2 * l + 1), (uint32_t)rows);
 	}
 	g->mem.kv_cache = one * 2 * g->d->hp.n_layer;
 	return 0;

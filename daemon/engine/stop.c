@@ -71,8 +71,11 @@ void orc_stop_free(struct orc_stop *s)
 
 static int add_string(struct orc_stop *s, const char *str, size_t i, struct orc_err *err)
 {
-	size_t len = strnlen(str, ORC_STOP_STRING_LEN_MAX + 1), bad;
+	size_t len, bad;
 
+	if (!str)
+		return orc_err_set(err, -EINVAL, "stop string %zu is missing (NULL)", i);
+	len = strnlen(str, ORC_STOP_STRING_LEN_MAX + 1);
 	if (len == 0)
 		return orc_err_set(err, -EINVAL, "stop string %zu is empty", i);
 	if (len > ORC_STOP_STRING_LEN_MAX)
@@ -96,6 +99,8 @@ int orc_stop_new(const char *const *stops, size_t n, struct orc_stop **ret, stru
 	struct orc_stop *s;
 	int r;
 
+	if (n && !stops)
+		return orc_err_set(err, -EINVAL, "%zu stop strings but no array", n);
 	if (n > ORC_STOP_STRINGS_MAX)
 		return orc_err_set(err, -E2BIG, "%zu stop strings (at most %u)", n,
 				   (unsigned)ORC_STOP_STRINGS_MAX);

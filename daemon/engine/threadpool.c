@@ -1,7 +1,9 @@
 /* threadpool.c -- the CPU backend's worker threads (see threadpool.h).
  * A job is published by bumping a generation counter; workers notice it by
  * spinning for a short while, or are woken from their condition variable.
- * The last worker to finish wakes the caller if it went to sleep. */
+ * `join` holds the number of workers inside the job plus a CLOSED bit: a
+ * worker enters only while the bit is clear; the caller sets it once the
+ * items are all claimed, then waits for the workers still inside. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,7 +18,8 @@
 #include "limits.h"
 #include "threadpool.h"
 
-#define SPIN_ITERS 10000   /* polls before sleeping (some hundred microseconds) */
+#define SPIN_ITERS 10000          /* polls before sleeping (some hundred microseconds) */
+#define CLOSED     0x80000000u
 
 struct worker {
 	struct orc_pool *pool;
@@ -30,12 +33,15 @@ struct orc_pool {
 	int n_started;
 	pthread_mutex_t mu;
 	pthread_cond_t wake;         /* a new generation, or stop */
-	pthread_cond_t done;         /* pending reached 0 */
+	pthread_cond_t done;         /* the last worker left a closed job */
 	atomic_uint gen;
-	atomic_int pending;          /* workers still running the current job */
+	atomic_uint join;            /* CLOSED | workers inside the job */
+	atomic_uint next;            /* the next item to claim */
 	atomic_bool stop;
-	orc_pool_fn fn;              /* the current job; written before gen is bumped */
+	/* the current job: written while join is CLOSED, before it opens */
+	orc_pool_fn fn;
 	void *ctx;
+	uint32_t n_items;
 };
 
 static inline void cpu_relax(void)
@@ -55,6 +61,14 @@ int orc_cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
+static void run_items(struct orc_pool *p, int ith)
+{
+	uint32_t i;
+
+	while ((i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < p->n_items)
+		p->fn(p->ctx, i, ith);
+}
+
 static unsigned wait_generation(struct orc_pool *p, unsigned seen)
 {
 	unsigned g;
@@ -72,6 +86,27 @@ static unsigned wait_generation(struct orc_pool *p, unsigned seen)
 	return g;
 }
 
+/* Enter the current job unless it is closed. */
+static bool try_join(struct orc_pool *p)
+{
+	unsigned w = atomic_load_explicit(&p->join, memory_order_relaxed);
+
+	while (!(w & CLOSED))
+		if (atomic_compare_exchange_weak_explicit(&p->join, &w, w + 1, memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
+static void leave(struct orc_pool *p)
+{
+	if (atomic_fetch_sub_explicit(&p->join, 1, memory_order_acq_rel) == (CLOSED | 1)) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_signal(&p->done);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -82,12 +117,10 @@ static void *worker_main(void *arg)
 		seen = wait_generation(p, seen);
 		if (atomic_load(&p->stop))
 			break;
-		p->fn(p->ctx, w->ith, p->n);
-		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-			pthread_mutex_lock(&p->mu);
-			pthread_cond_signal(&p->done);
-			pthread_mutex_unlock(&p->mu);
-		}
+		if (!try_join(p))
+			continue;
+		run_items(p, w->ith);
+		leave(p);
 	}
 	return NULL;
 }
@@ -107,7 +140,8 @@ int orc_pool_new(int n_threads, struct orc_pool **ret, struct orc_err *err)
 	pthread_cond_init(&p->wake, NULL);
 	pthread_cond_init(&p->done, NULL);
 	atomic_init(&p->gen, 0);
-	atomic_init(&p->pending, 0);
+	atomic_init(&p->join, CLOSED);
+	atomic_init(&p->next, 0);
 	atomic_init(&p->stop, false);
 	if (n_threads > 1) {
 		p->workers = calloc((size_t)n_threads - 1, sizeof(*p->workers));
@@ -156,29 +190,37 @@ int orc_pool_size(const struct orc_pool *p)
 	return p->n;
 }
 
-void orc_pool_run(struct orc_pool *p, orc_pool_fn fn, void *ctx)
+void orc_pool_run(struct orc_pool *p, orc_pool_fn fn, void *ctx, uint32_t n_items)
 {
-	if (p->n == 1) {
-		fn(ctx, 0, 1);
+	unsigned inside;
+
+	if (p->n == 1 || n_items <= 1) {
+		for (uint32_t i = 0; i < n_items; i++)
+			fn(ctx, i, 0);
 		return;
 	}
 	p->fn = fn;
 	p->ctx = ctx;
-	atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+	p->n_items = n_items;
+	atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->join, 0, memory_order_release);     /* open */
 	pthread_mutex_lock(&p->mu);
 	atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 
-	fn(ctx, 0, p->n);
+	run_items(p, 0);
 
-	for (int i = 0; i < SPIN_ITERS; i++) {
-		if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+	inside = atomic_fetch_or_explicit(&p->join, CLOSED, memory_order_acq_rel) & ~CLOSED;
+	for (int i = 0; inside && i < SPIN_ITERS; i++) {
+		if ((atomic_load_explicit(&p->join, memory_order_acquire) & ~CLOSED) == 0)
 			return;
 		cpu_relax();
 	}
+	if (!inside)
+		return;
 	pthread_mutex_lock(&p->mu);
-	while (atomic_load(&p->pending) != 0)
+	while ((atomic_load(&p->join) & ~CLOSED) != 0)
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }

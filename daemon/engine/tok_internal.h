@@ -82,6 +82,9 @@ struct orc_tok {
 	bool add_space_prefix;          /* SPM: " " before the text; stripped again in decode */
 	bool ignore_merges;             /* BPE (llama3): a word that is a token is taken whole */
 	bool nfc;                       /* BPE (qwen2): NFC-normalize before pre-tokenizing */
+	bool spm_words;                 /* SPM: no entry has "▁" after another character */
+	uint32_t short_word;            /* words of up to this many bytes are merged by a
+					 * scan, longer ones with a heap (tests set 0) */
 	int32_t *special;               /* [n_special] CONTROL/USER_DEFINED/UNKNOWN ids, longest first */
 	uint32_t n_special;
 	struct orc_pretok *pretok;      /* BPE only */
@@ -187,6 +190,7 @@ int orc_pretok_nfc(const char *text, size_t len, struct orc_tok_scratch *s,
 		   const char **ret, size_t *ret_len, struct orc_err *err);
 
 /* ---- algorithms ---- */
+#define ORC_TOK_SHORT_WORD 48   /* the scan paths' array size */
 /* Byte-level BPE of one raw fragment (tok_bpe.c). */
 int orc_tok_bpe_fragment(const struct orc_tok *t, const char *text, size_t len,
 			 struct orc_tok_scratch *s, struct orc_tok_ids *out, struct orc_err *err);

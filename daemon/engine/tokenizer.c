@@ -333,6 +333,21 @@ static int read_specials(const struct orc_gguf *g, struct orc_tok *t, struct orc
 	return 0;
 }
 
+/* SentencePiece vocabularies trained with split_by_whitespace have "▁"
+ * only at the start of an entry (or in runs of "▁"). */
+static bool spm_words_ok(const struct orc_tok *t)
+{
+	for (uint32_t i = 0; i < t->n_vocab; i++) {
+		const char *s = orc_tok_text(t, (int32_t)i);
+		uint32_t n = t->entries[i].text_len;
+		for (uint32_t k = 1; k + 3 <= n; k++)
+			if (memcmp(s + k, "\xE2\x96\x81", 3) == 0 &&
+			    !(k >= 3 && memcmp(s + k - 3, "\xE2\x96\x81", 3) == 0))
+				return false;
+	}
+	return true;
+}
+
 /* The token of each raw byte: byte-level character, or SentencePiece's <0xNN>. */
 static void byte_tokens(struct orc_tok *t)
 {
@@ -382,6 +397,8 @@ int orc_tok_new(const struct orc_gguf *g, struct orc_tok **ret, struct orc_err *
 	    (r = orc_tok_build_pieces(t, err)) < 0)
 		goto fail;
 	byte_tokens(t);
+	t->spm_words = t->kind == ORC_TOK_SPM && spm_words_ok(t);
+	t->short_word = ORC_TOK_SHORT_WORD;
 	*ret = t;
 	return 0;
 fail:
@@ -411,6 +428,8 @@ const char *orc_tok_pre_name(const struct orc_tok *t) { return t->pre; }
 uint32_t orc_tok_n_vocab(const struct orc_tok *t) { return t->n_vocab; }
 int32_t orc_tok_bos(const struct orc_tok *t) { return t->bos; }
 int32_t orc_tok_eos(const struct orc_tok *t) { return t->eos; }
+bool orc_tok_add_bos(const struct orc_tok *t) { return t->add_bos; }
+bool orc_tok_add_eos(const struct orc_tok *t) { return t->add_eos; }
 
 bool orc_tok_is_eog(const struct orc_tok *t, int32_t id)
 {
