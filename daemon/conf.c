@@ -33,6 +33,7 @@ int orc_conf_defaults(struct orc_conf *c)
 	c->max_sequences = ORC_SEQS_PER_MODEL_DEFAULT;
 	c->prefill_chunk = ORC_PREFILL_CHUNK_DEFAULT;
 	c->keep_alive_ms = ORC_KEEP_ALIVE_DEFAULT_MS;
+	c->drain_timeout_ms = ORC_DRAIN_TIMEOUT_MS;
 	c->mem_budget_pct = ORC_MEM_BUDGET_PERCENT_DEFAULT;
 	c->log_level = LOG_INFO;
 	return 0;
@@ -384,7 +385,11 @@ int orc_conf_set(struct orc_conf *c, const char *key, const char *v, struct orc_
 		return resolve_groups(v, &c->allowed_gids, &c->n_allowed_gids, err);
 	} else if (strcmp(key, "keep_alive") == 0)
 		r = orc_parse_duration_ms(v, &c->keep_alive_ms);
-	else if (strcmp(key, "memory_budget") == 0)
+	else if (strcmp(key, "drain_timeout") == 0) {
+		r = orc_parse_duration_ms(v, &c->drain_timeout_ms);
+		if (r == 0 && (c->drain_timeout_ms < 0 || c->drain_timeout_ms > 3600000))
+			r = -ERANGE;
+	} else if (strcmp(key, "memory_budget") == 0)
 		r = orc_parse_size(v, &c->mem_budget, &c->mem_budget_pct);
 	else if (strcmp(key, "log_level") == 0)
 		r = set_log_level(c, v);

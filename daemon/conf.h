@@ -49,6 +49,7 @@ struct orc_conf {
 	size_t n_allowed_gids;
 
 	int64_t keep_alive_ms;      /* after the last request; FOREVER pins */
+	int64_t drain_timeout_ms;   /* SIGTERM: running work is cancelled after this */
 	uint64_t mem_budget;        /* bytes; 0 = mem_budget_pct of what is free */
 	unsigned mem_budget_pct;
 

@@ -65,6 +65,13 @@ ORCD_TESTS = \
 	tests/integration/concurrent.test \
 	tests/integration/cancel.test \
 	tests/integration/malformed.test \
-	tests/integration/budget.test
+	tests/integration/budget.test \
+	tests/integration/prefill.test \
+	tests/integration/drain.test \
+	tests/integration/reload.test \
+	tests/integration/access.test \
+	tests/integration/local.test \
+	tests/integration/models.test \
+	tests/integration/slow.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh

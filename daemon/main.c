@@ -53,7 +53,8 @@ static void usage(FILE *out)
 		"\n"
 		"Command-line settings win over orcd.conf, also when SIGHUP re-reads it.\n"
 		"SIGTERM drains: new work is refused, running work finishes (or is cancelled\n"
-		"after %u ms), then orcd exits 0. See orcd(8) and orcd.conf(5).\n",
+		"after drain_timeout, %u ms by default), then orcd exits 0.\n"
+		"See orcd(8) and orcd.conf(5).\n",
 		ORC_DRAIN_TIMEOUT_MS);
 }
 

@@ -299,11 +299,11 @@ static void drain_timeout_cb(struct orc_loop *l, uint64_t id, void *data)
 		return;
 	}
 	s->drain_canceled = true;
-	log_notice("drain: %u request(s) still running after %u ms; cancelling them",
-		   orc_registry_n_jobs(s->reg), ORC_DRAIN_TIMEOUT_MS);
+	log_notice("drain: %u request(s) still running after %lld ms; cancelling them",
+		   orc_registry_n_jobs(s->reg), (long long)s->conf.drain_timeout_ms);
 	orc_registry_cancel_all(s->reg, ORC_JOB_CANCEL_SHUTDOWN);
-	/* Cancelled jobs end within one step; give the replies a moment more. */
-	s->drain_timer = orc_loop_add_timer(s->loop, ORC_DRAIN_TIMEOUT_MS / 2, drain_timeout_cb, s);
+	/* Cancelled jobs end within one step; give them and the replies 5 s more. */
+	s->drain_timer = orc_loop_add_timer(s->loop, 5000, drain_timeout_cb, s);
 }
 
 void orc_server_drain(struct orc_server *s)
@@ -316,7 +316,8 @@ void orc_server_drain(struct orc_server *s)
 		   orc_registry_n_jobs(s->reg));
 	stop_listening(s);
 	orc_registry_drain(s->reg);
-	s->drain_timer = orc_loop_add_timer(s->loop, ORC_DRAIN_TIMEOUT_MS, drain_timeout_cb, s);
+	s->drain_timer = orc_loop_add_timer(s->loop, (uint64_t)s->conf.drain_timeout_ms,
+					    drain_timeout_cb, s);
 	orc_server_notify_status(s);
 	orc_server_check_drained(s);
 }

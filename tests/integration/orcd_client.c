@@ -10,7 +10,16 @@
  *   orcd-client -S SOCK status | list | show M | load M [KEEPALIVE_S] | unload M
  *   orcd-client -S SOCK tokenize M TEXT | detokenize M ID...
  *   orcd-client -S SOCK raw CASE    (see raw_cases below; prints the outcome)
- *   orcd-client -S SOCK idle SECONDS   connect, hello, wait (a slow reader) */
+ *   orcd-client -S SOCK idle SECONDS   connect, hello, wait
+ *   orcd-client -S SOCK mid -m MODEL -n N -B FILE [-c CHUNK]
+ *       one connection, two requests: a generation of N tokens, and after
+ *       its 3rd token a generation whose prompt is FILE; prints how many
+ *       tokens of the first arrived while the second was being prefilled
+ *   orcd-client -S SOCK slow -m MODEL -B FILE -k COUNT
+ *       COUNT tokenize requests (with pieces) of FILE, never reading the
+ *       replies; prints "dropped" when orcd closes the connection
+ *   orcd-client -X 'ORCD ARGS...' CMD ...   instead of -S: start a private
+ *       orcd on a socketpair (it gets --serve-fd 3), as orcctl's local mode does */
 #include "config.h"
 
 #include <errno.h>
@@ -20,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -27,12 +37,41 @@
 #include "proto.h"
 
 static const char *sock_path;
+static const char *spawn_cmd;
+static pid_t spawn_pid;
 static struct orc_frame_reader rd;
+
+/* A private orcd on one end of a socketpair, its fd 3 being the other. */
+static int spawn_orcd(void)
+{
+	char cmd[4096];
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		exit(3);
+	snprintf(cmd, sizeof(cmd), "exec %s --serve-fd 3", spawn_cmd);
+	spawn_pid = fork();
+	if (spawn_pid < 0)
+		exit(3);
+	if (spawn_pid == 0) {
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	orc_frame_reader_init(&rd, ORC_FRAME_MAX);
+	return sv[0];
+}
 
 static int connect_raw(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd;
+
+	if (spawn_cmd)
+		return spawn_orcd();
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || strlen(sock_path) >= sizeof(sa.sun_path))
 		exit(3);
@@ -457,6 +496,139 @@ static int cmd_raw(const char *name)
 	return 0;
 }
 
+static char *read_file(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+		exit(2);
+	buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		exit(2);
+	buf[n] = '\0';
+	fclose(f);
+	*ret_len = (size_t)n;
+	return buf;
+}
+
+static int cmd_mid(int argc, char **argv)
+{
+	const char *model = NULL, *file = NULL;
+	long n = 100, during = 0, a_tokens = 0;
+	bool b_sent = false, b_first = false, a_done = false, b_done = false;
+	uint32_t b_prompt = 0;
+	struct orc_msg a, b;
+	size_t len = 0;
+	char *text;
+	int c, fd;
+
+	while ((c = getopt(argc, argv, "m:n:B:")) != -1) {
+		switch (c) {
+		case 'm': model = optarg; break;
+		case 'n': n = atol(optarg); break;
+		case 'B': file = optarg; break;
+		default: return 2;
+		}
+	}
+	if (!model || !file)
+		return 2;
+	text = read_file(file, &len);
+	fd = handshake();
+	orc_msg_init(&a, ORC_MSG_GENERATE, 1);
+	a.u.generate.model = S(model);
+	a.u.generate.has = ORC_GEN_HAS_PROMPT | ORC_GEN_HAS_TEMPERATURE | ORC_GEN_HAS_MAX_TOKENS;
+	a.u.generate.prompt = S("Once upon a time");
+	a.u.generate.max_tokens = (uint32_t)n;
+	send_msg(fd, &a);
+	orc_msg_init(&b, ORC_MSG_GENERATE, 2);
+	b.u.generate.model = S(model);
+	b.u.generate.has = ORC_GEN_HAS_PROMPT | ORC_GEN_HAS_TEMPERATURE | ORC_GEN_HAS_MAX_TOKENS;
+	b.u.generate.prompt = (struct orc_str){ text, (uint32_t)len };
+	b.u.generate.max_tokens = 1;
+	while (!a_done || !b_done) {
+		struct orc_msg r;
+
+		if (recv_msg(fd, &r) < 0)
+			return 3;
+		if (r.type == ORC_MSG_ERROR)
+			return print_error(&r);
+		if (r.id == 1 && r.type == ORC_MSG_TOKEN) {
+			fwrite(r.u.token.text.s, 1, r.u.token.text.len, stdout);
+			if (++a_tokens == 3) {
+				send_msg(fd, &b);
+				b_sent = true;
+			} else if (b_sent && !b_first) {
+				during++;
+			}
+		}
+		if (r.id == 2 && (r.type == ORC_MSG_TOKEN || r.type == ORC_MSG_FINAL))
+			b_first = true;
+		if (r.id == 2 && r.type == ORC_MSG_FINAL) {
+			b_prompt = r.u.final.prompt_tokens;
+			b_done = true;
+		}
+		if (r.id == 1 && r.type == ORC_MSG_FINAL)
+			a_done = true;
+		orc_msg_clear(&r);
+	}
+	fprintf(stderr, "during=%ld b_prompt=%u\n", during, b_prompt);
+	free(text);
+	close(fd);
+	return 0;
+}
+
+static int cmd_slow(int argc, char **argv)
+{
+	const char *model = NULL, *file = NULL;
+	long count = 20;
+	struct orc_msg m;
+	struct orc_buf out;
+	size_t len = 0;
+	char *text, junk[65536];
+	int c, fd;
+
+	while ((c = getopt(argc, argv, "m:B:k:")) != -1) {
+		switch (c) {
+		case 'm': model = optarg; break;
+		case 'B': file = optarg; break;
+		case 'k': count = atol(optarg); break;
+		default: return 2;
+		}
+	}
+	if (!model || !file)
+		return 2;
+	text = read_file(file, &len);
+	fd = handshake();
+	for (long i = 0; i < count; i++) {
+		orc_msg_init(&m, ORC_MSG_TOKENIZE, (uint32_t)(i + 1));
+		m.u.tokenize.model = S(model);
+		m.u.tokenize.text = (struct orc_str){ text, (uint32_t)len };
+		m.u.tokenize.pieces = true;
+		orc_buf_init(&out, 0);
+		if (orc_proto_encode(&m, &out, NULL) < 0)
+			return 2;
+		if (send(fd, out.data + out.off, orc_buf_pending(&out), MSG_NOSIGNAL) < 0) {
+			orc_buf_free(&out);
+			break;   /* orcd may already have dropped us */
+		}
+		orc_buf_free(&out);
+	}
+	free(text);
+	sleep(2);   /* orcd answers into a queue nobody reads */
+	for (;;) {
+		ssize_t r = read(fd, junk, sizeof(junk));
+
+		if (r <= 0) {
+			printf("%s\n", r == 0 || errno == ECONNRESET ? "dropped" : "error");
+			break;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
 static int cmd_idle(int secs)
 {
 	int fd = handshake();
@@ -466,27 +638,48 @@ static int cmd_idle(int secs)
 	return 0;
 }
 
+/* With a private orcd: it must exit 0 once we closed our end. */
+static int finish(int rc)
+{
+	int status;
+
+	if (!spawn_pid)
+		return rc;
+	if (waitpid(spawn_pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "the private orcd did not exit cleanly (status %#x)\n", status);
+		return rc ? rc : 3;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	int c;
+	int c, rc;
 
 	sock_path = getenv("ORCD_SOCKET");
-	while ((c = getopt(argc, argv, "+S:")) != -1) {
+	while ((c = getopt(argc, argv, "+S:X:")) != -1) {
 		if (c == 'S')
 			sock_path = optarg;
+		else if (c == 'X')
+			spawn_cmd = optarg;
 		else
 			return 2;
 	}
-	if (!sock_path || optind >= argc)
+	if ((!sock_path && !spawn_cmd) || optind >= argc)
 		return 2;
 	argc -= optind;
 	argv += optind;
 	optind = 1;
 	if (!strcmp(argv[0], "gen"))
-		return cmd_gen(argc, argv);
+		return finish(cmd_gen(argc, argv));
 	if (!strcmp(argv[0], "raw") && argc > 1)
 		return cmd_raw(argv[1]);
 	if (!strcmp(argv[0], "idle") && argc > 1)
 		return cmd_idle(atoi(argv[1]));
-	return cmd_simple(argc, argv);
+	if (!strcmp(argv[0], "mid"))
+		return cmd_mid(argc, argv);
+	if (!strcmp(argv[0], "slow"))
+		return cmd_slow(argc, argv);
+	rc = cmd_simple(argc, argv);
+	return finish(rc);
 }
