@@ -46,7 +46,8 @@ daemon_orcd_SOURCES = \
 	daemon/req_status.c \
 	daemon/deliver.h daemon/deliver.c \
 	daemon/job.h daemon/job.c \
-	daemon/registry.h daemon/registry.c \
+	daemon/registry.h daemon/registry_impl.h daemon/registry.c \
+	daemon/residency.c \
 	daemon/loader.h daemon/loader.c \
 	daemon/scheduler.h daemon/scheduler.c
 daemon_orcd_CPPFLAGS = $(AM_CPPFLAGS) -DORC_SYSCONFDIR='"$(sysconfdir)"'
