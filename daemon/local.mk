@@ -49,7 +49,8 @@ daemon_orcd_SOURCES = \
 	daemon/registry.h daemon/registry_impl.h daemon/registry.c \
 	daemon/residency.c \
 	daemon/loader.h daemon/loader.c \
-	daemon/scheduler.h daemon/scheduler.c
+	daemon/scheduler.h daemon/scheduler_impl.h daemon/scheduler.c \
+	daemon/sched_events.c
 daemon_orcd_CPPFLAGS = $(AM_CPPFLAGS) -DORC_SYSCONFDIR='"$(sysconfdir)"'
 daemon_orcd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(MSGPACK_CFLAGS)
 daemon_orcd_LDADD = daemon/libdaemon.la $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS) \

@@ -16,174 +16,9 @@
 #include <string.h>
 
 #include "chat_template.h"
-#include "gen.h"
-#include "job.h"
 #include "limits.h"
 #include "log.h"
-#include "occlient.h"
-#include "scheduler.h"
-
-/* Values of the protocol's enum orc_stop (proto.h cannot be included next to
- * gen.h: both name ORC_STOP_LENGTH). */
-#define WIRE_STOP_EOG    1
-#define WIRE_STOP_LENGTH 2
-#define WIRE_STOP_STRING 3
-
-struct slot {
-	struct orc_job *job;
-	struct orc_gen *gen;
-	struct orc_seq *seq;
-	int32_t *prompt;             /* [n_prompt] */
-	uint32_t n_prompt;
-	uint32_t fed;                /* prompt tokens evaluated so far */
-	uint32_t n_gen;
-	uint64_t t_admit_us, t_first_us, t_last_us;
-	struct slot *next;
-};
-
-struct smodel {
-	struct orc_model *model;
-	struct orc_job *qhead, *qtail;   /* waiting for a slot, oldest first */
-	struct slot *slots;              /* running, in admission order */
-	uint32_t n_slots;
-	bool seq_full;                   /* the engine refused a sequence this step */
-	struct smodel *next;
-};
-
-struct orc_sched {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct orc_job *inbox, **inbox_tail;
-	bool stop, woken;
-	struct orc_sched_limits lim;
-	struct orc_evq *evq;
-
-	/* scheduler thread only */
-	struct smodel *models;
-	struct orc_event *out_head, *out_tail;
-	struct orc_sched_limits cur;     /* lim as of this step */
-	struct orc_eval_item *items;     /* [cap] */
-	struct slot **item_slots;        /* [cap] */
-	uint32_t *starts;                /* [cap] position of each item's first token */
-	size_t cap;
-};
-
-/* ---- events ---- */
-
-static void emit(struct orc_sched *s, struct orc_event *e)
-{
-	e->next = NULL;
-	if (s->out_tail)
-		s->out_tail->next = e;
-	else
-		s->out_head = e;
-	s->out_tail = e;
-}
-
-static void flush_events(struct orc_sched *s)
-{
-	orc_evq_push_list(s->evq, s->out_head, s->out_tail);
-	s->out_head = s->out_tail = NULL;
-}
-
-/* The job's preallocated terminal event, turned into an error. */
-static void job_error(struct orc_sched *s, struct orc_job *j, enum occ_status code,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void job_error(struct orc_sched *s, struct orc_job *j, enum occ_status code,
-		      const char *fmt, ...)
-{
-	struct orc_event *e = j->term;
-	va_list ap;
-
-	j->term = NULL;
-	e->type = ORC_EV_ERROR;
-	e->job = j;
-	e->u.error.code = code;
-	va_start(ap, fmt);
-	vsnprintf(e->u.error.msg, sizeof(e->u.error.msg), fmt, ap);
-	va_end(ap);
-	emit(s, e);
-}
-
-static void job_final(struct orc_sched *s, struct orc_job *j, uint32_t stop)
-{
-	struct orc_event *e = j->term;
-
-	j->term = NULL;
-	e->type = ORC_EV_FINAL;
-	e->job = j;
-	e->u.final.stop = stop;
-	emit(s, e);
-}
-
-/* ---- tokenize and detokenize: answered as soon as they arrive ---- */
-
-static void run_tokenize(struct orc_sched *s, struct orc_job *j, const struct orc_tok *tok)
-{
-	unsigned flags = (j->add_special ? ORC_TOK_ADD_SPECIAL : 0) |
-			 (j->parse_special ? ORC_TOK_PARSE_SPECIAL : 0);
-	struct orc_event *e = j->term;
-	struct orc_err err = { 0 };
-	int32_t *ids = NULL;
-	size_t n = 0;
-	int r = orc_tok_encode(tok, j->text, j->text_len, flags, &ids, &n, &err);
-
-	if (r < 0) {
-		job_error(s, j, r == -ENOMEM ? OCC_INTERNAL : OCC_BAD_REQUEST, "text: %s",
-			  orc_err_msg(&err));
-		return;
-	}
-	if (n > ORC_PROMPT_TOKENS_MAX) {
-		free(ids);
-		job_error(s, j, OCC_TOO_LARGE, "%zu tokens, over the limit of %u", n,
-			  ORC_PROMPT_TOKENS_MAX);
-		return;
-	}
-	if (j->pieces && n) {
-		e->pieces = calloc(n, sizeof(char *));
-		e->piece_lens = calloc(n, sizeof(uint32_t));
-		for (size_t i = 0; e->pieces && e->piece_lens && i < n; i++) {
-			size_t len = 0;
-
-			if (orc_tok_decode(tok, &ids[i], 1, 0, &e->pieces[i], &len, NULL) == 0)
-				e->piece_lens[i] = (uint32_t)len;
-		}
-		if (!e->pieces || !e->piece_lens) {
-			free(ids);
-			job_error(s, j, OCC_INTERNAL, "out of memory");
-			return;
-		}
-	}
-	j->term = NULL;
-	e->type = ORC_EV_TOKENS;
-	e->job = j;
-	e->ids = ids;
-	e->n_ids = (uint32_t)n;
-	emit(s, e);
-}
-
-static void run_detokenize(struct orc_sched *s, struct orc_job *j, const struct orc_tok *tok)
-{
-	struct orc_event *e = j->term;
-	struct orc_err err = { 0 };
-	char *text = NULL;
-	size_t len = 0;
-	int r = orc_tok_decode(tok, j->ids, j->n_ids, j->skip_special ? ORC_DETOK_SKIP_SPECIAL : 0,
-			       &text, &len, &err);
-
-	if (r < 0) {
-		job_error(s, j, r == -ENOMEM ? OCC_INTERNAL : OCC_BAD_REQUEST, "ids: %s",
-			  orc_err_msg(&err));
-		return;
-	}
-	j->term = NULL;
-	e->type = ORC_EV_TEXT;
-	e->job = j;
-	e->text = text;
-	e->text_len = len;
-	emit(s, e);
-}
+#include "scheduler_impl.h"
 
 /* ---- admission ---- */
 
@@ -297,19 +132,19 @@ static int start_slot(struct orc_sched *s, struct smodel *sm, struct orc_job *j)
 
 	r = build_prompt(j, tok, orc_model_n_vocab(sm->model), &ids, &n, &code, &err);
 	if (r < 0) {
-		job_error(s, j, r == -ENOMEM ? OCC_INTERNAL : code, "%s", orc_err_msg(&err));
+		orc_sched_job_error(s, j, r == -ENOMEM ? OCC_INTERNAL : code, "%s", orc_err_msg(&err));
 		return 0;
 	}
 	if (n > ORC_PROMPT_TOKENS_MAX || n >= n_ctx) {
 		free(ids);
-		job_error(s, j, n > ORC_PROMPT_TOKENS_MAX ? OCC_TOO_LARGE : OCC_CONTEXT_OVERFLOW,
+		orc_sched_job_error(s, j, n > ORC_PROMPT_TOKENS_MAX ? OCC_TOO_LARGE : OCC_CONTEXT_OVERFLOW,
 			  "the prompt has %zu tokens; the context holds %u", n, n_ctx);
 		return 0;
 	}
 	sl = calloc(1, sizeof(*sl));
 	if (!sl) {
 		free(ids);
-		job_error(s, j, OCC_INTERNAL, "out of memory");
+		orc_sched_job_error(s, j, OCC_INTERNAL, "out of memory");
 		return 0;
 	}
 	set_params(s, j, (uint32_t)n, n_ctx, &p);
@@ -317,7 +152,7 @@ static int start_slot(struct orc_sched *s, struct smodel *sm, struct orc_job *j)
 	if (r < 0) {
 		free(ids);
 		free(sl);
-		job_error(s, j, gen_status(r), "%s", orc_err_msg(&err));
+		orc_sched_job_error(s, j, gen_status(r), "%s", orc_err_msg(&err));
 		return 0;
 	}
 	r = orc_seq_new(sm->model, &sl->seq, &err);
@@ -327,7 +162,7 @@ static int start_slot(struct orc_sched *s, struct smodel *sm, struct orc_job *j)
 		free(sl);
 		if (r == -EBUSY)
 			return -EBUSY;
-		job_error(s, j, OCC_INTERNAL, "%s", orc_err_msg(&err));
+		orc_sched_job_error(s, j, OCC_INTERNAL, "%s", orc_err_msg(&err));
 		return 0;
 	}
 	sl->job = j;
@@ -424,7 +259,7 @@ static void finish_slot(struct orc_sched *s, struct smodel *sm, struct slot *sl,
 		e->u.final.prompt_us = now - sl->t_admit_us;
 	}
 	free(sl);
-	job_final(s, j, stop);
+	orc_sched_job_final(s, j, stop);
 }
 
 static void fail_slot(struct orc_sched *s, struct smodel *sm, struct slot *sl,
@@ -441,7 +276,7 @@ static void fail_slot(struct orc_sched *s, struct smodel *sm, struct slot *sl,
 	orc_gen_free(sl->gen);
 	free(sl->prompt);
 	free(sl);
-	job_error(s, j, code, "%s", msg);
+	orc_sched_job_error(s, j, code, "%s", msg);
 }
 
 /* Jobs whose client cancelled (or that the drain stops) leave now. */
@@ -465,7 +300,7 @@ static void drop_cancelled(struct orc_sched *s, struct smodel *sm)
 				t = t->sched_next;
 			sm->qtail = t;
 		}
-		job_final(s, j, (uint32_t)why);
+		orc_sched_job_final(s, j, (uint32_t)why);
 	}
 	for (sl = sm->slots; sl; sl = next) {
 		int why = atomic_load(&sl->job->cancel);
@@ -535,91 +370,6 @@ static size_t gather(struct orc_sched *s, struct smodel *sm)
 	return n;
 }
 
-static struct orc_event *token_event(struct orc_job *j, const struct orc_gen_event *gev,
-				     const float *row, uint32_t n_vocab)
-{
-	struct orc_event *e = orc_event_new(ORC_EV_TOKEN);
-
-	if (!e || orc_event_set_text(e, gev->text ? gev->text : "", gev->text_len) < 0) {
-		orc_event_free(e);
-		return NULL;
-	}
-	e->job = j;
-	e->u.token.token = gev->id;
-	if (j->logprobs >= 0) {
-		double lse = orc_logprobs_lse(row, n_vocab);
-		uint32_t k = (uint32_t)j->logprobs;
-
-		e->u.token.has_logprob = true;
-		e->u.token.logprob = (float)(row[gev->id] - lse);
-		if (k) {
-			struct orc_logprob *top = calloc(k, sizeof(*top));
-
-			e->top = calloc(k, sizeof(*e->top));
-			if (top && e->top && orc_logprobs_top(row, n_vocab, lse, k, top) == 0) {
-				for (uint32_t i = 0; i < k; i++) {
-					e->top[i].token = top[i].id;
-					e->top[i].logprob = top[i].logprob;
-				}
-				e->n_top = k;
-			}
-			free(top);
-		}
-	}
-	return e;
-}
-
-/* Prompt log-probabilities of a prefill chunk evaluated with every row's
- * logits: row r (at position start + r) predicts prompt token start + r + 1. */
-static void prompt_logprobs(struct orc_sched *s, struct slot *sl, const struct orc_eval_item *it,
-			    uint32_t start, uint32_t n_vocab)
-{
-	uint32_t k = (uint32_t)sl->job->prompt_logprobs;
-	uint32_t first = start + 1, end = start + it->n;  /* positions [first, end) */
-	struct orc_logprob *top = NULL;
-	struct orc_event *e;
-
-	if (end > sl->n_prompt)
-		end = sl->n_prompt;
-	if (first >= end)
-		return;
-	e = orc_event_new(ORC_EV_PROMPT_LOGPROBS);
-	if (!e || !(e->plp = calloc(end - first, sizeof(*e->plp))) ||
-	    (k && !(top = calloc(k, sizeof(*top))))) {
-		orc_event_free(e);
-		return;
-	}
-	e->job = sl->job;
-	e->u.plp.offset = first;
-	for (uint32_t pos = first; pos < end; pos++) {
-		const float *row = it->logits + (size_t)(pos - 1 - start) * n_vocab;
-		struct orc_ev_plp *p = &e->plp[e->n_plp++];
-		double lse = orc_logprobs_lse(row, n_vocab);
-
-		p->token = sl->prompt[pos];
-		p->logprob = (float)(row[p->token] - lse);
-		if (k && (p->top = calloc(k, sizeof(*p->top))) &&
-		    orc_logprobs_top(row, n_vocab, lse, k, top) == 0) {
-			for (uint32_t i = 0; i < k; i++) {
-				p->top[i].token = top[i].id;
-				p->top[i].logprob = top[i].logprob;
-			}
-			p->n_top = k;
-		}
-	}
-	free(top);
-	emit(s, e);
-}
-
-static uint32_t wire_stop(enum orc_stop_reason r)
-{
-	switch (r) {
-	case ORC_STOP_EOS: return WIRE_STOP_EOG;
-	case ORC_STOP_STRING: return WIRE_STOP_STRING;
-	default: return WIRE_STOP_LENGTH;
-	}
-}
-
 static void absorb(struct orc_sched *s, struct smodel *sm, struct slot *sl,
 		   const struct orc_eval_item *it, uint32_t start)
 {
@@ -632,7 +382,7 @@ static void absorb(struct orc_sched *s, struct smodel *sm, struct slot *sl,
 	if (start < sl->n_prompt) {
 		sl->fed = start + it->n;
 		if (it->logits_all && sl->job->prompt_logprobs >= 0)
-			prompt_logprobs(s, sl, it, start, n_vocab);
+			orc_sched_prompt_logprobs(s, sl, it, start, n_vocab);
 	}
 	r = orc_gen_feed_logits(sl->gen, it->logits, &gev, &err);
 	if (r < 0) {
@@ -647,15 +397,15 @@ static void absorb(struct orc_sched *s, struct smodel *sm, struct slot *sl,
 		if (!sl->t_first_us)
 			sl->t_first_us = sl->t_last_us;
 		sl->n_gen++;
-		e = token_event(sl->job, &gev, row, n_vocab);
+		e = orc_sched_token_event(sl->job, &gev, row, n_vocab);
 		if (!e) {
 			fail_slot(s, sm, sl, OCC_INTERNAL, "out of memory");
 			return;
 		}
-		emit(s, e);
+		orc_sched_emit(s, e);
 	}
 	if (gev.done)
-		finish_slot(s, sm, sl, wire_stop(gev.stop_reason));
+		finish_slot(s, sm, sl, orc_sched_wire_stop(gev.stop_reason));
 }
 
 static void step(struct orc_sched *s, struct smodel *sm)
@@ -703,16 +453,16 @@ static void route(struct orc_sched *s, struct orc_job *j)
 	struct smodel *sm;
 
 	if (j->kind == ORC_JOB_TOKENIZE) {
-		run_tokenize(s, j, orc_model_get_tok(j->model));
+		orc_sched_tokenize(s, j, orc_model_get_tok(j->model));
 		return;
 	}
 	if (j->kind == ORC_JOB_DETOKENIZE) {
-		run_detokenize(s, j, orc_model_get_tok(j->model));
+		orc_sched_detokenize(s, j, orc_model_get_tok(j->model));
 		return;
 	}
 	sm = model_state(s, j->model);
 	if (!sm) {
-		job_error(s, j, OCC_INTERNAL, "out of memory");
+		orc_sched_job_error(s, j, OCC_INTERNAL, "out of memory");
 		return;
 	}
 	j->sched_next = NULL;
@@ -781,7 +531,7 @@ static void *sched_main(void *arg)
 				step(s, sm);
 		}
 		prune(s);
-		flush_events(s);
+		orc_sched_flush(s);
 	}
 	return NULL;
 }
