@@ -34,6 +34,7 @@ int orc_conf_defaults(struct orc_conf *c)
 	c->prefill_chunk = ORC_PREFILL_CHUNK_DEFAULT;
 	c->keep_alive_ms = ORC_KEEP_ALIVE_DEFAULT_MS;
 	c->drain_timeout_ms = ORC_DRAIN_TIMEOUT_MS;
+	c->metrics_interval_ms = 10000;
 	c->mem_budget_pct = ORC_MEM_BUDGET_PERCENT_DEFAULT;
 	c->log_level = LOG_INFO;
 	return 0;
@@ -53,6 +54,7 @@ void orc_conf_free(struct orc_conf *c)
 	free(c->socket_path);
 	free(c->socket_group);
 	free(c->models_dir);
+	free(c->metrics_file);
 	free_list(c->preload, c->n_preload);
 	free(c->allowed_uids);
 	free(c->allowed_gids);
@@ -391,7 +393,15 @@ int orc_conf_set(struct orc_conf *c, const char *key, const char *v, struct orc_
 			r = -ERANGE;
 	} else if (strcmp(key, "memory_budget") == 0)
 		r = orc_parse_size(v, &c->mem_budget, &c->mem_budget_pct);
-	else if (strcmp(key, "log_level") == 0)
+	else if (strcmp(key, "metrics_file") == 0) {
+		free(c->metrics_file);
+		c->metrics_file = NULL;
+		r = *v ? set_str(&c->metrics_file, v) : 0;
+	} else if (strcmp(key, "metrics_interval") == 0) {
+		r = orc_parse_duration_ms(v, &c->metrics_interval_ms);
+		if (r == 0 && (c->metrics_interval_ms < 100 || c->metrics_interval_ms > 86400000))
+			r = -ERANGE;
+	} else if (strcmp(key, "log_level") == 0)
 		r = set_log_level(c, v);
 	else
 		return orc_err_set(err, -EINVAL, "unknown setting '%s'", key);

@@ -56,6 +56,9 @@ struct orc_conf {
 	struct orc_conf_model *models;
 	size_t n_models;
 
+	char *metrics_file;         /* Prometheus text file written periodically; NULL: none */
+	int64_t metrics_interval_ms;
+
 	int log_level;              /* syslog priority, LOG_INFO default */
 };
 

@@ -44,6 +44,7 @@ daemon_orcd_SOURCES = \
 	daemon/req_tokenize.c \
 	daemon/req_models.c \
 	daemon/req_status.c \
+	daemon/stats.h daemon/stats.c \
 	daemon/deliver.h daemon/deliver.c \
 	daemon/job.h daemon/job.c \
 	daemon/registry.h daemon/registry_impl.h daemon/registry.c \
@@ -74,6 +75,7 @@ ORCD_TESTS = \
 	tests/integration/access.test \
 	tests/integration/local.test \
 	tests/integration/models.test \
-	tests/integration/slow.test
+	tests/integration/slow.test \
+	tests/integration/metrics.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh

@@ -25,6 +25,7 @@
 #include "registry.h"
 #include "scheduler.h"
 #include "server.h"
+#include "stats.h"
 
 #ifndef ORC_SYSCONFDIR
 #define ORC_SYSCONFDIR "/etc"
@@ -210,6 +211,7 @@ void orc_server_reload(struct orc_server *s)
 	lim = sched_limits(&s->conf);
 	orc_sched_set_limits(s->sched, &lim);
 	orc_registry_preload(s->reg);
+	orc_stats_start(s);
 	log_notice("reload: configuration re-read");
 	orc_server_notify_status(s);
 }
@@ -305,6 +307,7 @@ static int start(struct orc_server *s, int sigfd)
 		return -1;
 	}
 	orc_server_start_timers(s);
+	orc_stats_start(s);
 	orc_registry_preload(s->reg);
 	orc_server_notify_status(s);
 	return 0;

@@ -62,6 +62,8 @@ struct orc_server {
 	uint64_t sweep_timer;
 	uint64_t watchdog_timer;
 	uint64_t watchdog_ms;
+	uint64_t metrics_timer;
+	bool metrics_failed;        /* the last write failed (logged once) */
 };
 
 struct orc_conn *orc_server_conn(struct orc_server *s, uint64_t conn_id);  /* NULL when gone */

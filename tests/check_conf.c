@@ -77,6 +77,9 @@ START_TEST(full_file)
 		     "keep_alive = 2m\n"
 		     "memory_budget = 1536M\n"
 		     "log_level = debug\n"
+		     "drain_timeout = 3s\n"
+		     "metrics_file = /tmp/m.prom\n"
+		     "metrics_interval = 500ms\n"
 		     "[model a]\n"
 		     "keep_alive = forever\n"
 		     "[model b]\n"
@@ -104,6 +107,9 @@ START_TEST(full_file)
 	ck_assert_uint_eq(c.mem_budget, 1536ull << 20);
 	ck_assert_uint_eq(c.mem_budget_pct, 0);
 	ck_assert_int_eq(c.log_level, 7);
+	ck_assert_int_eq(c.drain_timeout_ms, 3000);
+	ck_assert_str_eq(c.metrics_file, "/tmp/m.prom");
+	ck_assert_int_eq(c.metrics_interval_ms, 500);
 	ck_assert_int_eq(orc_conf_keep_alive(&c, "a"), ORC_KEEP_ALIVE_FOREVER);
 	ck_assert_int_eq(orc_conf_keep_alive(&c, "b"), 0);
 	ck_assert_int_eq(orc_conf_keep_alive(&c, "other"), 120000);
@@ -132,6 +138,8 @@ START_TEST(errors_name_the_line)
 		{ "allowed_users = no-such-user-orcd-test\n", "no user" },
 		{ "allowed_groups = no-such-group-orcd-test\n", "no group" },
 		{ "log_level = loud\n", "log_level" },
+		{ "drain_timeout = forever\n", "drain_timeout" },
+		{ "metrics_interval = 1ms\n", "metrics_interval" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
