@@ -32,6 +32,8 @@ tests_check_chat_template_CFLAGS = $(TEST_CFLAGS)
 tests_check_chat_template_LDADD = $(DAEMON_TEST_LDADD)
 TESTS += tests/check_conf tests/check_loop tests/check_chat_template
 
+dist_man_MANS += man/orcd.8 man/orcd.conf.5
+
 sbin_PROGRAMS += daemon/orcd
 daemon_orcd_SOURCES = \
 	daemon/main.c \
