@@ -14,7 +14,9 @@ extern "C" {
 #endif
 
 /* Stable status codes. 1..99 travel on the wire (orcd-protocol(7)); 100 and
- * up are local to the library. Numbers never change meaning. */
+ * up are local to the library. Numbers never change meaning. A newer daemon
+ * may send a code in 1..99 that this header lacks: it is returned as is
+ * (occ_status_name() says "UNKNOWN"), so treat unknown codes as failures. */
 enum occ_status {
 	OCC_OK                  = 0,
 	/* ---- sent by orcd ---- */
@@ -203,7 +205,7 @@ enum occ_model_field {
 };
 const char *occ_model_name(const occ_model *m);
 const char *occ_model_arch(const occ_model *m);
-const char *occ_model_type(const occ_model *m);
+const char *occ_model_quant(const occ_model *m);   /* weight type, e.g. "Q8_0" */
 const char *occ_model_chat_format(const occ_model *m);   /* "" when none */
 uint64_t occ_model_get(const occ_model *m, enum occ_model_field f);  /* 0: unknown */
 int64_t occ_model_keep_alive(const occ_model *m);        /* seconds, -1 forever */

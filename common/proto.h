@@ -43,7 +43,7 @@
  *   show       -> model                                  | error
  *   status     -> status_result                          | error
  *   cancel     -> (nothing of its own: the cancelled generate ends with a
- *                 final whose stop reason is ORC_STOP_CANCEL; a cancel for
+ *                 final whose stop reason is ORC_WIRE_STOP_CANCEL; a cancel for
  *                 an id not in flight is ignored, it may have just ended)
  * Decoding rules, for both sides:
  *   - every value is type checked; integers are range checked; float keys
@@ -110,7 +110,7 @@
  *                    UTF-8 (may be empty while a character or a possible stop
  *                    string is held back); "token" uint id;
  *                    optional "logprob" float, "top" [[id, logprob], ...]
- *   final      0x41  "stop" uint (enum orc_stop), "text" str (held-back text
+ *   final      0x41  "stop" uint (enum orc_wire_stop), "text" str (held-back text
  *                    flushed at the end, usually empty), "prompt_tokens" uint,
  *                    "cached_tokens" uint (prompt tokens served from the
  *                    prefix cache), "gen_tokens" uint, "queue_us" "prompt_us"
@@ -133,6 +133,40 @@
  *   done       0x49  (no keys): unload succeeded
  *   error      0x7f  "code" uint (enum occ_status), "name" str (e.g. "BUSY"),
  *                    "message" str (human readable, names the key/limit/size)
+ *
+ * ---- errors ----
+ * An error reply ends the request it names (id), or with id 0 concerns the
+ * connection. "code" is a stable number of enum occ_status (occlient.h),
+ * "name" its upper-case name, "message" says what exactly was wrong (the
+ * key, the limit, the sizes). Codes sent by orcd:
+ *    1 BAD_REQUEST          a key missing, mistyped, out of range, or given twice
+ *    2 BAD_FRAME            not a valid frame/MessagePack object (id 0; closed)
+ *    3 UNSUPPORTED_VERSION  hello with another protocol version (closed)
+ *    4 UNKNOWN_TYPE         unknown or misdirected message type
+ *    5 DUPLICATE_ID         the request id is already in flight
+ *    6 PERMISSION           the peer is not in allowed_users/allowed_groups
+ *    7 NOT_FOUND            no such model
+ *    8 BUSY                 the model's queue is full: retry later
+ *    9 TOO_MANY_REQUESTS    too many requests in flight on this connection
+ *   10 TOO_LARGE            a prompt, count or reply over a limit
+ *   11 CONTEXT_OVERFLOW     the prompt (+ max_tokens) does not fit the context
+ *   12 MODEL_LOAD_FAILED    the model file could not be loaded
+ *   13 NO_MEMORY            the model does not fit the memory budget (sizes in message)
+ *   14 CANCELED             the request was cancelled before it completed
+ *   15 UNSUPPORTED          not supported here (e.g. chat without a chat format)
+ *   16 SHUTTING_DOWN        the daemon is draining
+ *   17 INTERNAL             a bug or a backend failure
+ * Codes 100 and up are local to libocclient and never travel.
+ *
+ * ---- limits (limits.h) ----
+ * frame ORC_FRAME_MAX (1 MiB); nesting ORC_MSGPACK_DEPTH_MAX (16); objects
+ * per frame ORC_MSGPACK_ITEMS_MAX; model name ORC_MODEL_NAME_MAX bytes;
+ * prompt ORC_PROMPT_BYTES_MAX bytes or ORC_PROMPT_TOKENS_MAX ids; chat
+ * messages ORC_CHAT_MESSAGES_MAX; stop strings ORC_STOP_STRINGS_MAX of at
+ * most ORC_STOP_STRING_LEN_MAX bytes; logprobs K <= ORC_LOGPROBS_TOP_MAX;
+ * short strings ORC_PROTO_STR_MAX, token/final text ORC_PROTO_TEXT_MAX,
+ * error messages ORC_PROTO_ERRMSG_MAX bytes. A daemon may configure lower
+ * limits (max_tokens, ctx_max ... in the welcome).
  *
  * A model entry (the "model" message and each element of status "models"):
  *   "name" str, "arch" str, "quant" str (weight type, e.g. "Q8_0"), "size" uint (file bytes),
@@ -177,15 +211,15 @@ static inline bool orc_msg_is_request(uint32_t t) { return t >= 0x10 && t <= 0x3
 static inline bool orc_msg_is_reply(uint32_t t) { return t >= 0x40 && t <= 0x7f; }
 
 /* Why a generation stopped ("stop" in final). Stable numbers. */
-enum orc_stop {
-	ORC_STOP_EOG     = 1,   /* the model produced an end-of-generation token */
-	ORC_STOP_LENGTH  = 2,   /* max_tokens reached */
-	ORC_STOP_STRING  = 3,   /* a stop string matched (it is not in the text) */
-	ORC_STOP_CANCEL  = 4,   /* cancel request, or the client went away */
-	ORC_STOP_CONTEXT = 5,   /* the sequence's context is full */
-	ORC_STOP_SHUTDOWN = 6,  /* the daemon is draining (SIGTERM) */
+enum orc_wire_stop {
+	ORC_WIRE_STOP_EOG     = 1,   /* the model produced an end-of-generation token */
+	ORC_WIRE_STOP_LENGTH  = 2,   /* max_tokens reached */
+	ORC_WIRE_STOP_STRING  = 3,   /* a stop string matched (it is not in the text) */
+	ORC_WIRE_STOP_CANCEL  = 4,   /* cancel request, or the client went away */
+	ORC_WIRE_STOP_CONTEXT = 5,   /* the sequence's context is full */
+	ORC_WIRE_STOP_SHUTDOWN = 6,  /* the daemon is draining (SIGTERM) */
 };
-#define ORC_STOP_MAX_VALUE 6
+#define ORC_WIRE_STOP_MAX 6
 
 enum orc_role { ORC_ROLE_SYSTEM = 1, ORC_ROLE_USER = 2, ORC_ROLE_ASSISTANT = 3 };
 
@@ -213,7 +247,7 @@ struct orc_top {            /* one alternative: a token and its log-probability 
 	float logprob;
 };
 
-struct orc_logprob {        /* a chosen token, its log-probability, top K */
+struct orc_wire_logprob {        /* a chosen token, its log-probability, top K */
 	int32_t token;
 	float logprob;
 	struct orc_top *top;    /* [n_top] */
@@ -323,7 +357,7 @@ struct orc_msg_token {
 };
 
 struct orc_msg_final {
-	uint32_t stop;                /* enum orc_stop */
+	uint32_t stop;                /* enum orc_wire_stop */
 	struct orc_str text;
 	uint32_t prompt_tokens, cached_tokens, gen_tokens;
 	uint64_t queue_us, prompt_us, gen_us, ttft_us;
@@ -331,7 +365,7 @@ struct orc_msg_final {
 
 struct orc_msg_prompt_logprobs {
 	uint32_t offset;
-	struct orc_logprob *entries;  /* [n] */
+	struct orc_wire_logprob *entries;  /* [n] */
 	uint32_t n;
 };
 
@@ -450,12 +484,19 @@ int orc_proto_decode(const void *payload, size_t len, struct orc_msg *ret, struc
  * messages are fine. */
 void orc_msg_clear(struct orc_msg *m);
 
+/* 0 when s[0..len) is an acceptable name (a model name, a counter name):
+ * 1..max bytes, no '/', '\\', "..", NUL or control bytes, not starting
+ * with '.'; -EINVAL otherwise. The codec applies it to every "model" key. */
+int orc_proto_check_name(const char *s, uint32_t len, uint64_t max);
+
 /* The wire status for a codec errno (-EBADMSG -> OCC_BAD_FRAME, ...). */
 enum occ_status orc_proto_status_from_errno(int neg_errno);
 
-/* Names, for logs and orcctl: "generate", "eog"; "?" when unknown. */
+/* Names, for logs and orcctl: "generate"; a stop reason as orcctl's JSON
+ * writes it ("eos", "length", "stop", "cancel", "context", "shutdown", the
+ * same words as the engine's orc_stop_reason_name()); "?" when unknown. */
 const char *orc_msg_type_name(uint32_t type);
-const char *orc_stop_name(uint32_t stop);
+const char *orc_wire_stop_name(uint32_t stop);
 const char *orc_role_name(uint32_t role);
 
 /* A status code's name ("BUSY") and message ("the model's request queue is

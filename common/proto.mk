@@ -13,5 +13,5 @@ tests_check_proto_SOURCES = tests/check_proto.c tests/check_proto_frame.c \
 	tests/fuzz/fuzz_proto.h tests/fuzz/fuzz_proto.c
 tests_check_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fuzz
 tests_check_proto_CFLAGS = $(TEST_CFLAGS) $(MSGPACK_CFLAGS)
-tests_check_proto_LDADD = $(TEST_LDADD)
+tests_check_proto_LDADD = $(ENGINE_LIBS) $(TEST_LDADD) $(ENGINE_EXTRA_LIBS)
 TESTS += tests/check_proto

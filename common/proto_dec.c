@@ -155,7 +155,7 @@ static int get_tops(struct orc_pc *c, const msgpack_object *o, struct orc_top **
 	return 0;
 }
 
-static int get_logprob(struct orc_pc *c, const msgpack_object *o, struct orc_logprob *ret)
+static int get_logprob(struct orc_pc *c, const msgpack_object *o, struct orc_wire_logprob *ret)
 {
 	const msgpack_object *a;
 	int64_t id;
@@ -209,7 +209,7 @@ static int dec_array(struct orc_pc *c, const struct orc_field *f, const msgpack_
 		return get_counters(c, o, f, AT(base, f->off, struct orc_counter *),
 				    AT(base, f->off2, uint32_t));
 	elem = f->kind == ORC_FK_TOPS ? sizeof(struct orc_top)
-	     : f->kind == ORC_FK_LOGPROBS ? sizeof(struct orc_logprob) : f->sub->size;
+	     : f->kind == ORC_FK_LOGPROBS ? sizeof(struct orc_wire_logprob) : f->sub->size;
 	TRY(get_array(c, o, f->hi, elem, &v));
 	*AT(base, f->off, void *) = v;
 	*AT(base, f->off2, uint32_t) = o->via.array.size;
@@ -221,7 +221,7 @@ static int dec_array(struct orc_pc *c, const struct orc_field *f, const msgpack_
 		if (f->kind == ORC_FK_TOPS)
 			TRY(get_top(c, e, (struct orc_top *)(void *)dst));
 		else if (f->kind == ORC_FK_LOGPROBS)
-			TRY(get_logprob(c, e, (struct orc_logprob *)(void *)dst));
+			TRY(get_logprob(c, e, (struct orc_wire_logprob *)(void *)dst));
 		else
 			TRY(dec_map(c, e, f->sub, dst));
 		orc_pc_pop(&c->path, mark);

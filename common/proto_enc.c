@@ -67,7 +67,7 @@ static int enc_tops(struct orc_pc *c, const struct orc_top *v, uint32_t n)
 	return 0;
 }
 
-static int enc_logprob(struct orc_pc *c, const struct orc_logprob *e)
+static int enc_logprob(struct orc_pc *c, const struct orc_wire_logprob *e)
 {
 	TRY(orc_pc_check_int(c, &orc_field_token_id, e->token));
 	TRY(orc_pc_check_float(c, &orc_field_logprob, e->logprob));
@@ -103,7 +103,7 @@ static int enc_array(struct orc_pc *c, const struct orc_field *f, const char *ba
 			r = enc_top(c, (const struct orc_top *)v + i);
 			break;
 		case ORC_FK_LOGPROBS:
-			r = enc_logprob(c, (const struct orc_logprob *)v + i);
+			r = enc_logprob(c, (const struct orc_wire_logprob *)v + i);
 			break;
 		case ORC_FK_COUNTERS: {
 			const struct orc_counter *k = (const struct orc_counter *)v + i;

@@ -130,7 +130,7 @@ static const struct orc_field token_f[] = {
 
 #define F struct orc_msg_final
 static const struct orc_field final_f[] = {
-	U32("stop", REQ, F, stop, 1, ORC_STOP_MAX_VALUE),
+	U32("stop", REQ, F, stop, 1, ORC_WIRE_STOP_MAX),
 	STR("text", REQ, F, text, 0, ORC_PROTO_TEXT_MAX),
 	U32("prompt_tokens", REQ, F, prompt_tokens, 0, UINT32_MAX),
 	U32("cached_tokens", REQ, F, cached_tokens, 0, UINT32_MAX),
@@ -301,15 +301,15 @@ const char *orc_msg_type_name(uint32_t type)
 	return d ? d->name : "?";
 }
 
-const char *orc_stop_name(uint32_t stop)
+const char *orc_wire_stop_name(uint32_t stop)
 {
 	static const char *const names[] = {
-		[ORC_STOP_EOG] = "eog", [ORC_STOP_LENGTH] = "length", [ORC_STOP_STRING] = "stop",
-		[ORC_STOP_CANCEL] = "cancel", [ORC_STOP_CONTEXT] = "context",
-		[ORC_STOP_SHUTDOWN] = "shutdown",
+		[ORC_WIRE_STOP_EOG] = "eos", [ORC_WIRE_STOP_LENGTH] = "length", [ORC_WIRE_STOP_STRING] = "stop",
+		[ORC_WIRE_STOP_CANCEL] = "cancel", [ORC_WIRE_STOP_CONTEXT] = "context",
+		[ORC_WIRE_STOP_SHUTDOWN] = "shutdown",
 	};
 
-	return stop >= 1 && stop <= ORC_STOP_MAX_VALUE ? names[stop] : "?";
+	return stop >= 1 && stop <= ORC_WIRE_STOP_MAX ? names[stop] : "?";
 }
 
 const char *orc_role_name(uint32_t role)

@@ -26,7 +26,7 @@ enum orc_fkind {
 	ORC_FK_STRS,     /* struct orc_strs: [str], n <= hi, each len in [elo, ehi] */
 	ORC_FK_BINS,     /* struct orc_strs: [bin], n <= hi, each len <= ehi */
 	ORC_FK_TOPS,     /* struct orc_top * at off, uint32_t count at off2: [[id, lp]] */
-	ORC_FK_LOGPROBS, /* struct orc_logprob * at off, count at off2: [[id, lp, tops]] */
+	ORC_FK_LOGPROBS, /* struct orc_wire_logprob * at off, count at off2: [[id, lp, tops]] */
 	ORC_FK_COUNTERS, /* struct orc_counter * at off, count at off2: {name: uint} */
 	ORC_FK_STRUCTS,  /* an array of maps described by `sub`: elements of
 			  * sub->size bytes at off, count at off2 */
@@ -83,9 +83,5 @@ extern const struct orc_field orc_field_token_id, orc_field_logprob, orc_field_c
 
 /* The table for a type; NULL when unknown. */
 const struct orc_msgdesc *orc_proto_desc(uint32_t type);
-
-/* Within the codec: validate every key of a caller-built message the way the
- * decoder would (the encoder calls this before it packs anything). */
-int orc_proto_check_name(const char *s, uint32_t len, uint64_t max);
 
 #endif

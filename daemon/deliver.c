@@ -47,7 +47,7 @@ static void send_final(struct orc_server *s, struct orc_job *j, const struct orc
 	struct orc_conn *c = reach(s, j->conn_id, j->req_id, NULL);
 	struct orc_msg m;
 
-	if (e->u.final.stop == ORC_STOP_CANCEL || e->u.final.stop == ORC_STOP_SHUTDOWN)
+	if (e->u.final.stop == ORC_WIRE_STOP_CANCEL || e->u.final.stop == ORC_WIRE_STOP_SHUTDOWN)
 		s->metrics.requests_canceled++;
 	s->metrics.tokens_in += e->u.final.prompt_tokens;
 	s->metrics.tokens_out += e->u.final.gen_tokens;
@@ -68,7 +68,7 @@ static void send_final(struct orc_server *s, struct orc_job *j, const struct orc
 	orc_conn_inflight_del(c, j->req_id);
 	orc_conn_send(c, &m);
 	log_info("conn %u request %u: %s after %u+%u tokens", ORC_CONN_NUM(c), j->req_id,
-		 orc_stop_name(e->u.final.stop), e->u.final.prompt_tokens, e->u.final.gen_tokens);
+		 orc_wire_stop_name(e->u.final.stop), e->u.final.prompt_tokens, e->u.final.gen_tokens);
 }
 
 static void send_token(struct orc_server *s, struct orc_job *j, const struct orc_event *e)
@@ -108,7 +108,7 @@ static void send_token(struct orc_server *s, struct orc_job *j, const struct orc
 static void send_prompt_logprobs(struct orc_server *s, struct orc_job *j, const struct orc_event *e)
 {
 	struct orc_conn *c = reach(s, j->conn_id, j->req_id, NULL);
-	struct orc_logprob *lp;
+	struct orc_wire_logprob *lp;
 	struct orc_top *tops;
 	struct orc_msg m;
 	uint32_t per = e->n_plp ? e->plp[0].n_top : 0;

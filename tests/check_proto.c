@@ -13,6 +13,7 @@
 
 #include "frame.h"
 #include "fuzz_proto.h"
+#include "gen.h"        /* proto.h must compile next to the engine's headers */
 #include "proto.h"
 #include "proto_schema.h"
 #include "testutil.h"
@@ -277,12 +278,12 @@ START_TEST(test_rt_token_final)
 
 	orc_msg_init(&m, ORC_MSG_FINAL, 9);
 	m.u.final = (struct orc_msg_final){
-		.stop = ORC_STOP_LENGTH, .text = S("\xef\xbf\xbd"), .prompt_tokens = 1,
+		.stop = ORC_WIRE_STOP_LENGTH, .text = S("\xef\xbf\xbd"), .prompt_tokens = 1,
 		.cached_tokens = 0, .gen_tokens = 255, .queue_us = 1, .prompt_us = 2,
 		.gen_us = UINT64_MAX, .ttft_us = 4,
 	};
 	rt_ok(&m, &d);
-	ck_assert_uint_eq(d.u.final.stop, ORC_STOP_LENGTH);
+	ck_assert_uint_eq(d.u.final.stop, ORC_WIRE_STOP_LENGTH);
 	str_eq(d.u.final.text, m.u.final.text);
 	ck_assert_uint_eq(d.u.final.prompt_tokens, 1);
 	ck_assert_uint_eq(d.u.final.cached_tokens, 0);
@@ -299,7 +300,7 @@ START_TEST(test_rt_prompt_logprobs_progress)
 {
 	struct orc_msg m, d;
 	struct orc_top top[] = { { 1, -0.5f }, { 2, -0.75f } };
-	struct orc_logprob e[] = { { 10, -2.0f, top, 2 }, { 11, -3.0f, NULL, 0 } };
+	struct orc_wire_logprob e[] = { { 10, -2.0f, top, 2 }, { 11, -3.0f, NULL, 0 } };
 
 	orc_msg_init(&m, ORC_MSG_PROMPT_LOGPROBS, 2);
 	m.u.prompt_logprobs = (struct orc_msg_prompt_logprobs){ .offset = 1, .entries = e, .n = 2 };
@@ -462,8 +463,10 @@ START_TEST(test_every_type_has_a_table)
 	}
 	ck_assert_ptr_null(orc_proto_desc(0x3f));
 	ck_assert_str_eq(orc_msg_type_name(0x99), "?");
-	ck_assert_str_eq(orc_stop_name(ORC_STOP_EOG), "eog");
-	ck_assert_str_eq(orc_stop_name(99), "?");
+	ck_assert_str_eq(orc_wire_stop_name(ORC_WIRE_STOP_EOG), "eos");
+	ck_assert_str_eq(orc_wire_stop_name(ORC_WIRE_STOP_LENGTH), orc_stop_reason_name(ORC_STOP_LENGTH));
+	ck_assert_str_eq(orc_wire_stop_name(ORC_WIRE_STOP_STRING), orc_stop_reason_name(ORC_STOP_STRING));
+	ck_assert_str_eq(orc_wire_stop_name(99), "?");
 	ck_assert_str_eq(orc_status_name(OCC_BUSY), "BUSY");
 	ck_assert_str_eq(orc_status_name(9999), "UNKNOWN");
 }

@@ -241,7 +241,7 @@ static int cmd_gen(int argc, char **argv)
 			}
 		} else if (r.type == ORC_MSG_FINAL) {
 			fwrite(r.u.final.text.s, 1, r.u.final.text.len, stdout);
-			fprintf(stderr, "stop=%s prompt=%u gen=%u\n", orc_stop_name(r.u.final.stop),
+			fprintf(stderr, "stop=%s prompt=%u gen=%u\n", orc_wire_stop_name(r.u.final.stop),
 				r.u.final.prompt_tokens, r.u.final.gen_tokens);
 			rc = 0;
 			orc_msg_clear(&r);
