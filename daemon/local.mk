@@ -78,6 +78,7 @@ ORCD_TESTS = \
 	tests/integration/local.test \
 	tests/integration/models.test \
 	tests/integration/slow.test \
-	tests/integration/metrics.test
+	tests/integration/metrics.test \
+	tests/integration/notify.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh
