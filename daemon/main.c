@@ -210,6 +210,7 @@ void orc_server_reload(struct orc_server *s)
 	orc_log_init("orcd", ORC_LOG_JOURNAL, s->conf.log_level);
 	lim = sched_limits(&s->conf);
 	orc_sched_set_limits(s->sched, &lim);
+	orc_registry_conf_changed(s->reg);
 	orc_registry_preload(s->reg);
 	orc_stats_start(s);
 	log_notice("reload: configuration re-read");
@@ -284,13 +285,15 @@ static int start(struct orc_server *s, int sigfd)
 		return -1;
 	}
 	if (s->cli.serve_fd >= 0) {
+		struct orc_conn *c;
+
 		fcntl(s->cli.serve_fd, F_SETFL, fcntl(s->cli.serve_fd, F_GETFL) | O_NONBLOCK);
 		fcntl(s->cli.serve_fd, F_SETFD, FD_CLOEXEC);
-		if (orc_server_add_conn(s, s->cli.serve_fd) < 0) {
+		if (orc_server_add_conn(s, s->cli.serve_fd, &c) < 0) {
 			log_err("--serve-fd %d: cannot serve it", s->cli.serve_fd);
 			return -1;
 		}
-		s->conns[0]->single = true;
+		c->single = true;
 	} else {
 		if (orc_listen_open(&s->listen, s->conf.socket_path, s->conf.socket_group, &err) < 0) {
 			log_err("%s", orc_err_msg(&err));
@@ -376,10 +379,11 @@ int main(int argc, char **argv)
 	s.start_ms = orc_now_ms();
 	log_info("orcd %s starting (pid %d)", PACKAGE_VERSION, (int)getpid());
 	r = start(&s, sigfd);
-	if (r == 0)
+	if (r == 0) {
 		r = orc_loop_run(s.loop);
-	if (r < 0)
-		log_err("the event loop failed: %s", strerror(-r));
+		if (r < 0)
+			log_err("the event loop failed: %s", strerror(-r));
+	}
 	stop(&s);
 	close(sigfd);
 	log_info("orcd stopped");

@@ -286,6 +286,13 @@ void orc_reg_read_info(struct orc_registry *r, struct orc_reg_model *e)
 	orc_gguf_free(g);
 }
 
+void orc_registry_conf_changed(struct orc_registry *r)
+{
+	for (struct orc_reg_model *e = r->models; e; e = e->next)
+		if (e->state == ORC_REG_UNLOADED)
+			e->have_info = false;
+}
+
 int64_t orc_reg_keep_alive(const struct orc_registry *r, const struct orc_reg_model *e)
 {
 	if (e->keep_alive_override)

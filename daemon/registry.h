@@ -90,6 +90,10 @@ int orc_registry_find(struct orc_registry *r, const char *name, size_t len,
 void orc_registry_scan(struct orc_registry *r);
 struct orc_reg_model *orc_registry_first(struct orc_registry *r);
 
+/* The settings changed (SIGHUP): sizes and contexts of models that are not
+ * resident are worked out again from their headers. */
+void orc_registry_conf_changed(struct orc_registry *r);
+
 /* The protocol's model entry (strings borrowed from the entry). */
 void orc_registry_info(struct orc_registry *r, struct orc_reg_model *e,
 		       struct orc_model_info *ret);

@@ -99,7 +99,7 @@ static int free_slot(struct orc_server *s, uint32_t *ret)
 	return 0;
 }
 
-int orc_server_add_conn(struct orc_server *s, int fd)
+int orc_server_add_conn(struct orc_server *s, int fd, struct orc_conn **ret)
 {
 	struct orc_conn *c;
 	uint32_t slot;
@@ -109,6 +109,8 @@ int orc_server_add_conn(struct orc_server *s, int fd)
 	c = orc_conn_new(s, fd, ((uint64_t)++s->conn_gen << 32) | slot);
 	if (!c)
 		return -ENOMEM;
+	if (ret)
+		*ret = c;
 	c->allowed = peer_allowed(&s->conf, &c->cred);
 	s->conns[slot] = c;
 	s->n_conns++;
@@ -187,7 +189,7 @@ static void accept_cb(struct orc_loop *l, int fd, unsigned events, void *data)
 			close(cfd);
 			continue;
 		}
-		if (orc_server_add_conn(s, cfd) < 0) {
+		if (orc_server_add_conn(s, cfd, NULL) < 0) {
 			log_warnx("refusing a connection: out of memory");
 			close(cfd);
 		}

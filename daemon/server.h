@@ -67,8 +67,8 @@ struct orc_server {
 };
 
 struct orc_conn *orc_server_conn(struct orc_server *s, uint64_t conn_id);  /* NULL when gone */
-/* Add an accepted or handed-over socket as a connection. */
-int orc_server_add_conn(struct orc_server *s, int fd);
+/* Add an accepted or handed-over socket as a connection (*ret, optional). */
+int orc_server_add_conn(struct orc_server *s, int fd, struct orc_conn **ret);
 void orc_server_remove_conn(struct orc_server *s, struct orc_conn *c);
 /* Watch the listening sockets and the worker events; start the sweep and
  * watchdog timers. */
