@@ -283,7 +283,11 @@ static int request(struct orc_msg *m)
 		case ORC_MSG_ERROR: rc = print_error(&r); break;
 		case ORC_MSG_MODEL: print_model(&r.u.model); end = m->type != ORC_MSG_LIST; break;
 		case ORC_MSG_LIST_END: printf("count %u\n", r.u.list_end.count); break;
-		case ORC_MSG_PROGRESS: end = false; break;
+		case ORC_MSG_PROGRESS:
+			printf("progress %llu/%llu\n", (unsigned long long)r.u.progress.done,
+			       (unsigned long long)r.u.progress.total);
+			end = false;
+			break;
 		case ORC_MSG_DONE: printf("done\n"); break;
 		case ORC_MSG_TOKENS:
 			for (uint32_t i = 0; i < r.u.tokens.ids.n; i++)
