@@ -79,6 +79,7 @@ ORCD_TESTS = \
 	tests/integration/models.test \
 	tests/integration/slow.test \
 	tests/integration/metrics.test \
-	tests/integration/notify.test
+	tests/integration/notify.test \
+	tests/integration/logprobs.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh

@@ -179,10 +179,12 @@ static int cmd_gen(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "chat", no_argument, NULL, 'c' }, { "cancel-after", required_argument, NULL, 'C' },
 		{ "die-after", required_argument, NULL, 'D' }, { "logprobs", required_argument, NULL, 'L' },
-		{ "count", required_argument, NULL, 'k' }, { NULL, 0, NULL, 0 },
+		{ "count", required_argument, NULL, 'k' }, { "ids", no_argument, NULL, 'I' },
+		{ "prompt-logprobs", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
 	};
 	const char *model = NULL, *prompt = "";
 	long cancel_after = -1, die_after = -1, n_tok = 0;
+	bool ids = false;
 	struct orc_chat_msg chat;
 	struct orc_msg m;
 	int c, fd, rc = 3;
@@ -199,6 +201,8 @@ static int cmd_gen(int argc, char **argv)
 		case 'C': cancel_after = atol(optarg); break;
 		case 'D': die_after = atol(optarg); break;
 		case 'L': m.u.generate.has |= ORC_GEN_HAS_LOGPROBS; m.u.generate.logprobs = (uint32_t)atol(optarg); break;
+		case 'P': m.u.generate.has |= ORC_GEN_HAS_PROMPT_LOGPROBS; m.u.generate.prompt_logprobs = (uint32_t)atol(optarg); break;
+		case 'I': ids = true; break;
 		default: return 2;
 		}
 	}
@@ -227,6 +231,25 @@ static int cmd_gen(int argc, char **argv)
 
 		if (recv_msg(fd, &r) < 0)
 			break;
+		if (r.type == ORC_MSG_PROMPT_LOGPROBS && ids) {
+			for (uint32_t i = 0; i < r.u.prompt_logprobs.n; i++) {
+				const struct orc_wire_logprob *e = &r.u.prompt_logprobs.entries[i];
+
+				fprintf(stderr, "plp %u %d %.6f", r.u.prompt_logprobs.offset + i, e->token,
+					e->logprob);
+				for (uint32_t k = 0; k < e->n_top; k++)
+					fprintf(stderr, " %d:%.6f", e->top[k].token, e->top[k].logprob);
+				fprintf(stderr, "\n");
+			}
+		}
+		if (r.type == ORC_MSG_TOKEN && ids) {
+			fprintf(stderr, "tok %d", r.u.token.token);
+			if (r.u.token.has & ORC_TOKEN_HAS_LOGPROB)
+				fprintf(stderr, " %.6f", r.u.token.logprob);
+			for (uint32_t k = 0; k < r.u.token.n_top; k++)
+				fprintf(stderr, " %d:%.6f", r.u.token.top[k].token, r.u.token.top[k].logprob);
+			fprintf(stderr, "\n");
+		}
 		if (r.type == ORC_MSG_TOKEN) {
 			fwrite(r.u.token.text.s, 1, r.u.token.text.len, stdout);
 			fflush(stdout);
