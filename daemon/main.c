@@ -279,6 +279,8 @@ static int start(struct orc_server *s, int sigfd)
 		log_err("%s", orc_err_msg(&err));
 		return -1;
 	}
+	if (!s->cli.model_file && access(s->conf.models_dir, R_OK | X_OK) < 0)
+		log_warn("models directory %s", s->conf.models_dir);
 	if ((r = orc_loader_start(&s->evq, &s->loader)) < 0 ||
 	    (r = orc_sched_start(&s->evq, &lim, &s->sched)) < 0) {
 		log_err("starting the worker threads: %s", strerror(-r));

@@ -16,6 +16,7 @@ struct orc_registry {
 	bool single_file;               /* --model-file: no directory */
 	bool draining;
 	uint64_t budget;
+	bool backend_noted;             /* the engine's backend note was logged */
 };
 
 

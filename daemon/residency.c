@@ -510,9 +510,14 @@ bool orc_registry_preloading(const struct orc_registry *r)
 
 static void on_loaded(struct orc_registry *r, struct orc_reg_model *e, struct orc_event *ev)
 {
+	const char *note = orc_model_backend_note(ev->u.load.model);
 	struct orc_reg_waiter *w, *next;
 	struct orc_model_mem mm;
 
+	if (note && *note && !r->backend_noted) {
+		log_notice("backend: %s", note);   /* why AUTO did not pick CUDA, once */
+		r->backend_noted = true;
+	}
 	e->model = ev->u.load.model;
 	e->state = ORC_REG_RESIDENT;
 	orc_model_get_mem(e->model, &mm);
