@@ -15,9 +15,10 @@
  *       one connection, two requests: a generation of N tokens, and after
  *       its 3rd token a generation whose prompt is FILE; prints how many
  *       tokens of the first arrived while the second was being prefilled
- *   orcd-client -S SOCK slow -m MODEL -B FILE -k COUNT
- *       COUNT tokenize requests (with pieces) of FILE, never reading the
- *       replies; prints "dropped" when orcd closes the connection
+ *   orcd-client -S SOCK slow -m MODEL (-B FILE | -i ID) -k COUNT
+ *       COUNT tokenize requests (with pieces) of FILE, or detokenize
+ *       requests of ORC_PROMPT_TOKENS_MAX copies of token ID, never reading
+ *       the replies; prints "dropped" when orcd closes the connection
  *   orcd-client -X 'ORCD ARGS...' CMD ...   instead of -S: start a private
  *       orcd on a socketpair (it gets --serve-fd 3), as orcctl's local mode does */
 #include "config.h"
@@ -609,30 +610,46 @@ static int cmd_mid(int argc, char **argv)
 static int cmd_slow(int argc, char **argv)
 {
 	const char *model = NULL, *file = NULL;
-	long count = 20;
+	long count = 20, id = -1;
 	struct orc_msg m;
 	struct orc_buf out;
+	int32_t *ids = NULL;
 	size_t len = 0;
-	char *text, junk[65536];
+	char *text = NULL, junk[65536];
 	int c, fd;
 
-	while ((c = getopt(argc, argv, "m:B:k:")) != -1) {
+	while ((c = getopt(argc, argv, "m:B:k:i:")) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'B': file = optarg; break;
 		case 'k': count = atol(optarg); break;
+		case 'i': id = atol(optarg); break;
 		default: return 2;
 		}
 	}
-	if (!model || !file)
+	if (!model || (!file && id < 0))
 		return 2;
-	text = read_file(file, &len);
+	if (file) {
+		text = read_file(file, &len);
+	} else {
+		ids = malloc(ORC_PROMPT_TOKENS_MAX * sizeof(*ids));
+		if (!ids)
+			return 2;
+		for (uint32_t i = 0; i < ORC_PROMPT_TOKENS_MAX; i++)
+			ids[i] = (int32_t)id;
+	}
 	fd = handshake();
 	for (long i = 0; i < count; i++) {
-		orc_msg_init(&m, ORC_MSG_TOKENIZE, (uint32_t)(i + 1));
-		m.u.tokenize.model = S(model);
-		m.u.tokenize.text = (struct orc_str){ text, (uint32_t)len };
-		m.u.tokenize.pieces = true;
+		if (file) {
+			orc_msg_init(&m, ORC_MSG_TOKENIZE, (uint32_t)(i + 1));
+			m.u.tokenize.model = S(model);
+			m.u.tokenize.text = (struct orc_str){ text, (uint32_t)len };
+			m.u.tokenize.pieces = true;
+		} else {
+			orc_msg_init(&m, ORC_MSG_DETOKENIZE, (uint32_t)(i + 1));
+			m.u.detokenize.model = S(model);
+			m.u.detokenize.ids = (struct orc_ids){ ids, ORC_PROMPT_TOKENS_MAX };
+		}
 		orc_buf_init(&out, 0);
 		if (orc_proto_encode(&m, &out, NULL) < 0)
 			return 2;
@@ -643,6 +660,7 @@ static int cmd_slow(int argc, char **argv)
 		orc_buf_free(&out);
 	}
 	free(text);
+	free(ids);
 	sleep(2);   /* orcd answers into a queue nobody reads */
 	for (;;) {
 		ssize_t r = read(fd, junk, sizeof(junk));
