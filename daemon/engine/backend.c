@@ -9,7 +9,9 @@
 
 #ifdef HAVE_CUDA
 /* Weak, so that the engine links while the CUDA backend's objects are not
- * part of the build yet; they define it when they are. */
+ * part of the build yet. NOTE: libengine is a static archive, and a weak
+ * reference does not pull backend_cuda.o out of it: once backend_cuda.c is
+ * built (cuda.mk), delete this pragma so that orcd links the CUDA backend. */
 #pragma weak orc_backend_cuda_new
 #endif
 
