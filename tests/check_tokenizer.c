@@ -14,6 +14,7 @@
 
 #include "gguf.h"
 #include "testutil.h"
+#include "tok_internal.h"   /* to force each merge path */
 #include "tokenizer.h"
 #include "tok_testutil.h"
 
@@ -51,7 +52,12 @@ static void check_streaming(const struct orc_tok *t, const int32_t *ids, size_t 
 	orc_detok_free(d);
 }
 
-static void run_vectors(const char *vocab, const char *vectors)
+/* How words are merged: the default (short words scanned, SentencePiece
+ * word by word), every word through the heap, and SentencePiece over the
+ * whole text at once. All must give the reference ids. */
+enum merge_path { PATH_DEFAULT, PATH_HEAP, PATH_WHOLE_TEXT };
+
+static void run_vectors_path(const char *vocab, const char *vectors, enum merge_path how)
 {
 	struct tok_vectors v;
 	struct orc_gguf *g;
@@ -65,6 +71,11 @@ static void run_vectors(const char *vocab, const char *vectors)
 	ck_assert_int_eq(v.n, 46);  /* llama.cpp's reader: 46 strings, 46 lines of ids */
 	ck_assert_msg(orc_gguf_open(orc_test_shared(vocab), &g, &err) == 0, "%s", err.msg);
 	ck_assert_msg(orc_tok_new(g, &t, &err) == 0, "%s", err.msg);
+	/* white box: the tokenizer is ours until freed */
+	if (how != PATH_DEFAULT)
+		t->short_word = 0;
+	if (how == PATH_WHOLE_TEXT)
+		t->spm_words = false;
 
 	for (size_t i = 0; i < v.n; i++) {
 		const struct tok_vector *x = &v.v[i];
@@ -90,6 +101,13 @@ static void run_vectors(const char *vocab, const char *vectors)
 	orc_tok_free(t);
 	orc_gguf_free(g);
 	tok_vectors_free(&v);
+}
+
+static void run_vectors(const char *vocab, const char *vectors)
+{
+	run_vectors_path(vocab, vectors, PATH_DEFAULT);
+	run_vectors_path(vocab, vectors, PATH_HEAP);
+	run_vectors_path(vocab, vectors, PATH_WHOLE_TEXT);
 }
 
 START_TEST(vectors_gpt2)
@@ -388,5 +406,6 @@ static Suite *tokenizer_suite(void)
 
 int main(void)
 {
+	orc_test_require_shared();   /* every test reads ../shared: skip (77) without it */
 	return orc_test_run(tokenizer_suite());
 }

@@ -45,6 +45,14 @@ static uint32_t next_cp(const unsigned char *s, size_t avail, size_t *k)
 	size_t n = orc_utf8_seq_len(s[0]);
 	uint32_t cp;
 
+	if (n == 1) {
+		*k = 1;
+		return s[0];
+	}
+	if (n == 2 && avail >= 2 && (s[1] & 0xC0) == 0x80) {
+		*k = 2;    /* the common case in byte-level entries */
+		return ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+	}
 	if (n > avail || orc_utf8_valid_prefix((const char *)s, n) != n)
 		n = 1;
 	cp = n == 1 ? s[0] : s[0] & (0x7Fu >> n);
@@ -55,22 +63,45 @@ static uint32_t next_cp(const unsigned char *s, size_t avail, size_t *k)
 	return cp;
 }
 
+/* GPT-2's characters are U+0021 .. U+0143: ASCII or two bytes led by
+ * C2 .. C5. This table maps them straight back to their byte (-1: not one). */
+struct bytelevel_table {
+	int16_t ascii[128];
+	int16_t two[4][64];    /* [lead - 0xC2][continuation & 0x3F] */
+};
+
+static void bytelevel_table_init(struct bytelevel_table *tab)
+{
+	for (uint32_t c = 0; c < 128; c++)
+		tab->ascii[c] = (int16_t)orc_tok_cp_to_byte(c);
+	for (uint32_t l = 0; l < 4; l++)
+		for (uint32_t k = 0; k < 64; k++)
+			tab->two[l][k] = (int16_t)orc_tok_cp_to_byte(((0xC2 + l - 0xC0) << 6) | k);
+}
+
 /* Byte-level BPE: each character is one byte; characters outside GPT-2's
  * table are kept as they are. */
-static size_t unmap_bytelevel(const char *s, size_t n, char *out)
+static size_t unmap_bytelevel(const struct bytelevel_table *tab, const char *s, size_t n, char *out)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t o = 0;
 
 	for (size_t i = 0; i < n;) {
 		size_t k;
-		uint32_t cp = next_cp((const unsigned char *)s + i, n - i, &k);
-		int b = orc_tok_cp_to_byte(cp);
-		if (b >= 0 && (k > 1 || cp < 0x80)) {
+		int b = -1;
+
+		if (u[i] < 0x80)
+			b = tab->ascii[u[i]];
+		else if (u[i] >= 0xC2 && u[i] <= 0xC5 && i + 1 < n && (u[i + 1] & 0xC0) == 0x80)
+			b = tab->two[u[i] - 0xC2][u[i + 1] & 0x3F];
+		if (b >= 0) {
 			out[o++] = (char)b;
-		} else {
-			memcpy(out + o, s + i, k);
-			o += k;
+			i += u[i] < 0x80 ? 1 : 2;
+			continue;
 		}
+		next_cp(u + i, n - i, &k);
+		memcpy(out + o, s + i, k);
+		o += k;
 		i += k;
 	}
 	return o;
@@ -92,14 +123,15 @@ static size_t unescape_spm(const char *s, size_t n, char *out)
 	return o;
 }
 
-static size_t render(const struct orc_tok *t, const struct orc_tok_entry *e, char *out)
+static size_t render(const struct orc_tok *t, const struct bytelevel_table *tab,
+		     const struct orc_tok_entry *e, char *out)
 {
 	const char *s = t->text + e->text_off;
 	int b;
 
 	switch (e->type) {
 	case ORC_TOK_TYPE_NORMAL:
-		return t->kind == ORC_TOK_BPE ? unmap_bytelevel(s, e->text_len, out)
+		return t->kind == ORC_TOK_BPE ? unmap_bytelevel(tab, s, e->text_len, out)
 					      : unescape_spm(s, e->text_len, out);
 	case ORC_TOK_TYPE_BYTE:
 		if ((b = byte_token(s, e->text_len)) >= 0) {
@@ -120,8 +152,10 @@ static size_t render(const struct orc_tok *t, const struct orc_tok_entry *e, cha
 
 int orc_tok_build_pieces(struct orc_tok *t, struct orc_err *err)
 {
+	struct bytelevel_table tab;
 	size_t total = 0, off = 0;
 
+	bytelevel_table_init(&tab);
 	for (uint32_t i = 0; i < t->n_vocab; i++)
 		total += t->entries[i].text_len;
 	/* A decoded entry is never longer than its text. */
@@ -130,7 +164,7 @@ int orc_tok_build_pieces(struct orc_tok *t, struct orc_err *err)
 		return orc_err_set(err, -ENOMEM, "out of memory for %zu bytes of token pieces", total);
 	for (uint32_t i = 0; i < t->n_vocab; i++) {
 		struct orc_tok_entry *e = &t->entries[i];
-		size_t n = render(t, e, t->piece + off);
+		size_t n = render(t, &tab, e, t->piece + off);
 		e->piece_off = (uint32_t)off;
 		e->piece_len = (uint32_t)n;
 		off += n;
@@ -246,9 +280,13 @@ static int emit(struct orc_detok *d, const char *p, size_t n, bool final,
 
 	d->in.n = 0;
 	d->out.n = 0;
-	if (orc_tok_bytes_append(&d->in, d->pend, d->n_pend) < 0 ||
-	    orc_tok_bytes_append(&d->in, p, n) < 0 ||
-	    orc_utf8_sanitize(d->in.v ? d->in.v : "", d->in.n, final, &d->out, &used) < 0 ||
+	/* reserve first: the buffers exist even when there is nothing to add */
+	if (orc_tok_bytes_reserve(&d->in, d->n_pend + n + 1) < 0 ||
+	    orc_tok_bytes_reserve(&d->out, 1) < 0)
+		return -ENOMEM;
+	orc_tok_bytes_append(&d->in, d->pend, d->n_pend);
+	orc_tok_bytes_append(&d->in, p, n);
+	if (orc_utf8_sanitize(d->in.v, d->in.n, final, &d->out, &used) < 0 ||
 	    orc_tok_bytes_reserve(&d->out, 1) < 0)
 		return -ENOMEM;
 	/* What is left is a partial sequence of at most 3 bytes. */

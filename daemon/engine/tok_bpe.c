@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "tok_internal.h"
 
@@ -73,6 +75,56 @@ static int32_t whole_word(const struct orc_tok *t, const char *w, size_t n,
 	return orc_tok_find(t, s->mapped.v, s->mapped.n);
 }
 
+/* ---- short words: scan the pairs instead of keeping a heap ----
+ * The same order as the heap (lowest rank, then leftmost), in O(n^2) on a
+ * few dozen symbols, which is faster than heap traffic. */
+
+struct short_sym {
+	int32_t id;
+	int32_t rank;    /* of the pair (this, next); INT32_MAX: no merge */
+	int32_t res;     /* its result */
+};
+
+static void rank_pair(const struct orc_tok *t, struct short_sym *w)
+{
+	const struct orc_tok_merge *m = NULL;
+
+	if (w[0].id >= 0 && w[1].id >= 0)
+		m = orc_tok_merge_find(&t->merges, w[0].id, w[1].id);
+	w->rank = m ? m->rank : INT32_MAX;
+	w->res = m ? m->result : -1;
+}
+
+static int bpe_short(const struct orc_tok *t, const char *s, size_t n, struct orc_tok_ids *out)
+{
+	struct short_sym w[ORC_TOK_SHORT_WORD];
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		w[i].id = t->byte_id[(uint8_t)s[i]];
+	for (size_t i = 0; i + 1 < n; i++)
+		rank_pair(t, &w[i]);
+	while (n > 1) {
+		size_t best = 0;
+		for (size_t i = 1; i + 1 < n; i++)
+			if (w[i].rank < w[best].rank)
+				best = i;
+		if (w[best].rank == INT32_MAX)
+			break;
+		w[best].id = w[best].res;
+		n--;
+		memmove(w + best + 1, w + best + 2, (n - best - 1) * sizeof(w[0]));
+		if (best > 0)
+			rank_pair(t, &w[best - 1]);
+		if (best + 1 < n)
+			rank_pair(t, &w[best]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (w[i].id >= 0 && (r = orc_tok_ids_push(out, w[i].id)) < 0)
+			return r;
+	return 0;
+}
+
 static int bpe_word(const struct orc_tok *t, const char *w, size_t n,
 		    struct orc_tok_scratch *s, struct orc_tok_ids *out)
 {
@@ -86,6 +138,8 @@ static int bpe_word(const struct orc_tok *t, const char *w, size_t n,
 		if (id >= 0)
 			return orc_tok_ids_push(out, id);
 	}
+	if (n <= t->short_word && n <= ORC_TOK_SHORT_WORD)
+		return bpe_short(t, w, n, out);
 	if ((r = orc_tok_syms_reserve(s, n)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {

@@ -37,10 +37,16 @@ struct orc_tok_entry {
 	uint8_t flags;                  /* ORC_TOKF_* */
 };
 
-/* Open-addressing table: token text -> id. Slots hold id + 1 (0 = empty). */
+/* Open-addressing table: token text -> id. A slot carries what a lookup
+ * compares (hash, text offset and length), so a probe touches the slot and
+ * the text only. */
+struct orc_tok_slot {
+	uint32_t hash;
+	uint32_t id1;      /* id + 1; 0 = empty */
+	uint32_t text_off, text_len;
+};
 struct orc_tok_strtab {
-	uint32_t *slots;   /* [mask + 1] */
-	uint32_t *hashes;  /* [mask + 1], hash of the slot's text */
+	struct orc_tok_slot *slots;  /* [mask + 1] */
 	uint32_t mask;
 };
 
@@ -76,6 +82,9 @@ struct orc_tok {
 	bool add_space_prefix;          /* SPM: " " before the text; stripped again in decode */
 	bool ignore_merges;             /* BPE (llama3): a word that is a token is taken whole */
 	bool nfc;                       /* BPE (qwen2): NFC-normalize before pre-tokenizing */
+	bool spm_words;                 /* SPM: no entry has "▁" after another character */
+	uint32_t short_word;            /* words of up to this many bytes are merged by a
+					 * scan, longer ones with a heap (tests set 0) */
 	int32_t *special;               /* [n_special] CONTROL/USER_DEFINED/UNKNOWN ids, longest first */
 	uint32_t n_special;
 	struct orc_pretok *pretok;      /* BPE only */
@@ -131,9 +140,16 @@ bool orc_tok_heap_pop(struct orc_tok_scratch *s, struct orc_tok_pair *ret);
 uint32_t orc_tok_hash(const char *s, size_t len);
 int orc_tok_strtab_init(struct orc_tok_strtab *h, uint32_t n);
 void orc_tok_strtab_free(struct orc_tok_strtab *h);
-/* Insert id (whose text is in t->text); -EEXIST when the text is already there. */
-int orc_tok_strtab_insert(struct orc_tok *t, int32_t id, int32_t *ret_existing);
+/* Insert id (whose text, of hash `hash`, is in t->text); -EEXIST when the
+ * text is already there, with that entry's id in *ret_existing. */
+int orc_tok_strtab_insert(struct orc_tok *t, int32_t id, uint32_t hash, int32_t *ret_existing);
 int32_t orc_tok_find(const struct orc_tok *t, const char *s, size_t len);  /* -1 if absent */
+/* The same with the hash computed already (0 < len <= max_text_len). The
+ * builder hashes a batch, prefetches, then looks up: tables are built with
+ * memory latency hidden. */
+int32_t orc_tok_find_hashed(const struct orc_tok *t, const char *s, size_t len, uint32_t hash);
+void orc_tok_prefetch(const struct orc_tok *t, uint32_t hash);
+void orc_tok_merge_prefetch(const struct orc_tok_mergetab *m, int32_t left, int32_t right);
 int orc_tok_mergetab_init(struct orc_tok_mergetab *m, uint32_t n);
 void orc_tok_mergetab_free(struct orc_tok_mergetab *m);
 void orc_tok_mergetab_put(struct orc_tok_mergetab *m, int32_t left, int32_t right,
@@ -174,6 +190,7 @@ int orc_pretok_nfc(const char *text, size_t len, struct orc_tok_scratch *s,
 		   const char **ret, size_t *ret_len, struct orc_err *err);
 
 /* ---- algorithms ---- */
+#define ORC_TOK_SHORT_WORD 48   /* the scan paths' array size */
 /* Byte-level BPE of one raw fragment (tok_bpe.c). */
 int orc_tok_bpe_fragment(const struct orc_tok *t, const char *text, size_t len,
 			 struct orc_tok_scratch *s, struct orc_tok_ids *out, struct orc_err *err);

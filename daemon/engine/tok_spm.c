@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "tok_internal.h"
@@ -78,28 +79,85 @@ static int emit(const struct orc_tok *t, const struct orc_tok_sym *y, const char
 	return r;
 }
 
-static int spm_merge(const struct orc_tok *t, struct orc_tok_scratch *s, struct orc_tok_ids *out)
+/* ---- short words: scan the pairs (highest score, then leftmost) ---- */
+
+struct short_sym {
+	uint32_t off, len;
+	float score;   /* of the pair (this, next) */
+	bool ok;       /* that pair is an entry */
+};
+
+static void score_pair(const struct orc_tok *t, const char *buf, struct short_sym *w)
 {
-	const char *buf = s->buf.v;
-	size_t n = 0, len = s->buf.n;
-	struct orc_tok_pair p;
+	int32_t id = orc_tok_find(t, buf + w[0].off, w[0].len + w[1].len);
+
+	w->ok = id >= 0;
+	w->score = id >= 0 ? t->entries[id].score : 0.0f;
+}
+
+static int spm_short(const struct orc_tok *t, const char *buf, size_t from, size_t to,
+		     struct orc_tok_ids *out)
+{
+	struct short_sym w[ORC_TOK_SHORT_WORD];
+	size_t n = 0;
 	int r;
 
-	if (len == 0)
-		return 0;
-	if ((r = orc_tok_syms_reserve(s, len)) < 0)
+	for (size_t off = from; off < to; n++) {
+		size_t k = orc_utf8_seq_len((unsigned char)buf[off]);
+		w[n].off = (uint32_t)off;
+		w[n].len = (uint32_t)(k < to - off ? k : to - off);
+		off += w[n].len;
+	}
+	for (size_t i = 0; i + 1 < n; i++)
+		score_pair(t, buf, &w[i]);
+	while (n > 1) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i + 1 < n; i++)
+			if (w[i].ok && (best == SIZE_MAX || w[i].score > w[best].score))
+				best = i;
+		if (best == SIZE_MAX)
+			break;
+		w[best].len += w[best + 1].len;
+		n--;
+		memmove(w + best + 1, w + best + 2, (n - best - 1) * sizeof(w[0]));
+		if (best > 0)
+			score_pair(t, buf, &w[best - 1]);
+		if (best + 1 < n)
+			score_pair(t, buf, &w[best]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct orc_tok_sym y = { -1, -1, w[i].off, w[i].len, -1 };
+		if ((r = emit(t, &y, buf, out)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Merge the symbols of buf[from, to). */
+static int spm_merge(const struct orc_tok *t, struct orc_tok_scratch *s, size_t from, size_t to,
+		     struct orc_tok_ids *out)
+{
+	const char *buf = s->buf.v;
+	struct orc_tok_pair p;
+	size_t n = 0;
+	int r;
+
+	/* bytes: at most as many characters */
+	if (to - from <= t->short_word && to - from <= ORC_TOK_SHORT_WORD)
+		return spm_short(t, buf, from, to, out);
+	if ((r = orc_tok_syms_reserve(s, to - from)) < 0)
 		return r;
-	for (size_t off = 0; off < len; n++) {
+	for (size_t off = from; off < to; n++) {
 		size_t k = orc_utf8_seq_len((unsigned char)buf[off]);
 		struct orc_tok_sym *y = &s->syms[n];
-		if (k > len - off)
-			k = len - off;
+		if (k > to - off)
+			k = to - off;
 		y->prev = (int32_t)n - 1;
 		y->off = (uint32_t)off;
 		y->len = (uint32_t)k;
 		y->id = -1;
 		off += k;
-		y->next = off < len ? (int32_t)n + 1 : -1;
+		y->next = off < to ? (int32_t)n + 1 : -1;
 	}
 	s->n_heap = 0;
 	for (size_t i = 1; i < n; i++)
@@ -125,13 +183,40 @@ static int spm_merge(const struct orc_tok *t, struct orc_tok_scratch *s, struct 
 	return 0;
 }
 
+static bool is_space_at(const char *buf, size_t off)
+{
+	return memcmp(buf + off, spm_space, sizeof(spm_space)) == 0;
+}
+
+/* Where the next word starts: a "▁" after something else. When no entry
+ * holds a "▁" after another character (t->spm_words), no merge can cross
+ * there, so words are merged one at a time: same result, small heaps. */
+static size_t next_word(const struct orc_tok *t, const char *buf, size_t from, size_t len)
+{
+	if (!t->spm_words)
+		return len;
+	for (size_t i = from + 1; i + sizeof(spm_space) <= len; i++) {
+		const char *m = memchr(buf + i, spm_space[0], len - i);
+		if (!m)
+			return len;
+		i = (size_t)(m - buf);
+		if (i + sizeof(spm_space) <= len && is_space_at(buf, i) &&
+		    !(i >= sizeof(spm_space) && is_space_at(buf, i - sizeof(spm_space))))
+			return i;
+	}
+	return len;
+}
+
 int orc_tok_spm_fragment(const struct orc_tok *t, const char *text, size_t len,
 			 bool prefix_space, struct orc_tok_scratch *s, struct orc_tok_ids *out,
 			 struct orc_err *err)
 {
 	int r = escape(text, len, prefix_space, s);
 
-	if (r == 0)
-		r = spm_merge(t, s, out);
+	for (size_t from = 0; r == 0 && from < s->buf.n;) {
+		size_t to = next_word(t, s->buf.v, from, s->buf.n);
+		r = spm_merge(t, s, from, to, out);
+		from = to;
+	}
 	return r < 0 ? orc_err_set(err, r, "out of memory") : 0;
 }

@@ -141,18 +141,35 @@ bool orc_tok_heap_pop(struct orc_tok_scratch *s, struct orc_tok_pair *ret)
 
 /* ---- token text -> id ---- */
 
-/* FNV-1a over the bytes, then a final mix so low bits are usable as index. */
+/* 8 bytes at a time, multiply and xor-shift, then a final mix so the low
+ * bits serve as index. Entries are short: this is most of a lookup's cost. */
 uint32_t orc_tok_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ len, w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+		h ^= h >> 31;
 	}
-	h ^= h >> 16;
-	h *= 0x7feb352du;
-	h ^= h >> 15;
-	return h;
+	if (len) {
+		w = 0;
+		for (size_t i = 0; i < len; i++)
+			w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+		h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+	}
+	h ^= h >> 29;
+	h *= 0x94D049BB133111EBull;
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+static bool same(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
 }
 
 static uint32_t table_size(uint32_t n)
@@ -168,11 +185,8 @@ int orc_tok_strtab_init(struct orc_tok_strtab *h, uint32_t n)
 	uint32_t size = table_size(n);
 
 	h->slots = calloc(size, sizeof(*h->slots));
-	h->hashes = malloc(size * sizeof(*h->hashes));
-	if (!h->slots || !h->hashes) {
-		orc_tok_strtab_free(h);
+	if (!h->slots)
 		return -ENOMEM;
-	}
 	h->mask = size - 1;
 	return 0;
 }
@@ -180,52 +194,54 @@ int orc_tok_strtab_init(struct orc_tok_strtab *h, uint32_t n)
 void orc_tok_strtab_free(struct orc_tok_strtab *h)
 {
 	free(h->slots);
-	free(h->hashes);
 	h->slots = NULL;
-	h->hashes = NULL;
 }
 
-int orc_tok_strtab_insert(struct orc_tok *t, int32_t id, int32_t *ret_existing)
+int orc_tok_strtab_insert(struct orc_tok *t, int32_t id, uint32_t hash, int32_t *ret_existing)
 {
 	struct orc_tok_strtab *h = &t->vocab;
 	const struct orc_tok_entry *e = &t->entries[id];
 	const char *s = t->text + e->text_off;
-	uint32_t hash = orc_tok_hash(s, e->text_len);
 
 	for (uint32_t i = hash & h->mask;; i = (i + 1) & h->mask) {
-		uint32_t slot = h->slots[i];
-		if (slot == 0) {
-			h->slots[i] = (uint32_t)id + 1;
-			h->hashes[i] = hash;
+		struct orc_tok_slot *slot = &h->slots[i];
+		if (slot->id1 == 0) {
+			slot->hash = hash;
+			slot->id1 = (uint32_t)id + 1;
+			slot->text_off = e->text_off;
+			slot->text_len = e->text_len;
 			return 0;
 		}
-		if (h->hashes[i] == hash) {
-			const struct orc_tok_entry *o = &t->entries[slot - 1];
-			if (o->text_len == e->text_len && memcmp(t->text + o->text_off, s, e->text_len) == 0) {
-				*ret_existing = (int32_t)(slot - 1);
-				return -EEXIST;
-			}
+		if (slot->hash == hash && slot->text_len == e->text_len &&
+		    memcmp(t->text + slot->text_off, s, e->text_len) == 0) {
+			*ret_existing = (int32_t)(slot->id1 - 1);
+			return -EEXIST;
 		}
 	}
 }
 
 int32_t orc_tok_find(const struct orc_tok *t, const char *s, size_t len)
 {
-	const struct orc_tok_strtab *h = &t->vocab;
-	uint32_t hash;
-
 	if (len == 0 || len > t->max_text_len)
 		return -1;
-	hash = orc_tok_hash(s, len);
+	return orc_tok_find_hashed(t, s, len, orc_tok_hash(s, len));
+}
+
+void orc_tok_prefetch(const struct orc_tok *t, uint32_t hash)
+{
+	__builtin_prefetch(&t->vocab.slots[hash & t->vocab.mask]);
+}
+
+int32_t orc_tok_find_hashed(const struct orc_tok *t, const char *s, size_t len, uint32_t hash)
+{
+	const struct orc_tok_strtab *h = &t->vocab;
+
 	for (uint32_t i = hash & h->mask;; i = (i + 1) & h->mask) {
-		uint32_t slot = h->slots[i];
-		if (slot == 0)
+		const struct orc_tok_slot *slot = &h->slots[i];
+		if (slot->id1 == 0)
 			return -1;
-		if (h->hashes[i] == hash) {
-			const struct orc_tok_entry *o = &t->entries[slot - 1];
-			if (o->text_len == len && memcmp(t->text + o->text_off, s, len) == 0)
-				return (int32_t)(slot - 1);
-		}
+		if (slot->hash == hash && slot->text_len == len && same(t->text + slot->text_off, s, len))
+			return (int32_t)(slot->id1 - 1);
 	}
 }
 
@@ -263,6 +279,11 @@ void orc_tok_mergetab_free(struct orc_tok_mergetab *m)
 {
 	free(m->slots);
 	m->slots = NULL;
+}
+
+void orc_tok_merge_prefetch(const struct orc_tok_mergetab *m, int32_t left, int32_t right)
+{
+	__builtin_prefetch(&m->slots[mix64(merge_key(left, right)) & m->mask], 1);
 }
 
 /* The first rank given to a pair wins, as in llama.cpp and Hugging Face. */

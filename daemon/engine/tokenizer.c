@@ -151,53 +151,87 @@ static int load_entries(const struct orc_gguf *g, struct orc_tok *t, struct orc_
 	return 0;
 }
 
+/* Tables are filled BATCH entries at a time: hash and prefetch the whole
+ * batch first, then insert or look up, so cache misses overlap. */
+#define BATCH 32
+
 static int index_entries(struct orc_tok *t, struct orc_err *err)
 {
+	uint32_t hashes[BATCH];
+
 	if (orc_tok_strtab_init(&t->vocab, t->n_vocab) < 0)
 		return orc_err_set(err, -ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < t->n_vocab; i++) {
-		int32_t other;
-		if (t->entries[i].text_len == 0)
-			continue;   /* an empty entry can never be matched */
-		if (orc_tok_strtab_insert(t, (int32_t)i, &other) < 0)
-			return orc_err_set(err, -EBADMSG, "%s: tokens %" PRId32 " and %" PRIu32
-					   " are both '%s'", KEY_TOKENS, other, i, orc_tok_text(t, (int32_t)i));
+	for (uint32_t base = 0; base < t->n_vocab; base += BATCH) {
+		uint32_t m = t->n_vocab - base < BATCH ? t->n_vocab - base : BATCH;
+		for (uint32_t j = 0; j < m; j++) {
+			const struct orc_tok_entry *e = &t->entries[base + j];
+			hashes[j] = orc_tok_hash(t->text + e->text_off, e->text_len);
+			orc_tok_prefetch(t, hashes[j]);
+		}
+		for (uint32_t j = 0; j < m; j++) {
+			int32_t id = (int32_t)(base + j), other;
+			if (t->entries[id].text_len == 0)
+				continue;   /* an empty entry can never be matched */
+			if (orc_tok_strtab_insert(t, id, hashes[j], &other) < 0)
+				return orc_err_set(err, -EBADMSG, "%s: tokens %" PRId32 " and %" PRId32
+						   " are both '%s'", KEY_TOKENS, other, id, orc_tok_text(t, id));
+		}
 	}
 	return 0;
 }
 
 /* ---- merges: "left right", ranked by their order ---- */
 
-static void add_merge(struct orc_tok *t, struct orc_gguf_str m, int32_t rank)
+struct merge_job {
+	const char *a, *b;
+	uint32_t la, lb, ha, hb;
+	int32_t l, r, res;
+	bool ok;
+};
+
+/* Split "left right" at the first space after the first byte (as llama.cpp). */
+static void merge_parse(const struct orc_tok *t, struct orc_gguf_str m, struct merge_job *j)
+{
+	const char *sp = m.len > 1 ? memchr(m.ptr + 1, ' ', m.len - 1) : NULL;
+
+	j->ok = false;
+	if (!sp)
+		return;
+	j->a = m.ptr;
+	j->la = (uint32_t)(sp - m.ptr);
+	j->b = sp + 1;
+	j->lb = (uint32_t)(m.len - j->la - 1);
+	if (j->lb == 0 || j->la > t->max_text_len || j->lb > t->max_text_len)
+		return;
+	j->ha = orc_tok_hash(j->a, j->la);
+	j->hb = orc_tok_hash(j->b, j->lb);
+	orc_tok_prefetch(t, j->ha);
+	orc_tok_prefetch(t, j->hb);
+	j->ok = true;
+}
+
+/* The merged token. Converters list merge i's result as entry base + i, so
+ * the entry after the previous result is tried before the hash table. */
+static int32_t merge_result(const struct orc_tok *t, const struct merge_job *j, int32_t prev)
 {
 	char both[2 * ORC_TOKEN_PIECE_MAX];
-	const char *sp = m.len > 1 ? memchr(m.ptr + 1, ' ', m.len - 1) : NULL;
-	size_t ll, rl;
-	int32_t l, r, res;
+	uint32_t guess = (uint32_t)(prev + 1);
 
-	if (!sp)
-		goto skip;
-	ll = (size_t)(sp - m.ptr);
-	rl = m.len - ll - 1;
-	if (ll + rl > sizeof(both))
-		goto skip;
-	l = orc_tok_find(t, m.ptr, ll);
-	r = orc_tok_find(t, sp + 1, rl);
-	memcpy(both, m.ptr, ll);
-	memcpy(both + ll, sp + 1, rl);
-	res = orc_tok_find(t, both, ll + rl);
-	if (l < 0 || r < 0 || res < 0)
-		goto skip;
-	orc_tok_mergetab_put(&t->merges, l, r, rank, res);
-	return;
-skip:
-	/* Hugging Face refuses such a file; llama.cpp keeps going. So do we. */
-	t->merges.n_skipped++;
+	if (prev >= 0 && guess < t->n_vocab && t->entries[guess].text_len == j->la + j->lb) {
+		const char *s = orc_tok_text(t, (int32_t)guess);
+		if (memcmp(s, j->a, j->la) == 0 && memcmp(s + j->la, j->b, j->lb) == 0)
+			return (int32_t)guess;
+	}
+	memcpy(both, j->a, j->la);
+	memcpy(both + j->la, j->b, j->lb);
+	return orc_tok_find(t, both, j->la + j->lb);
 }
 
 static int load_merges(const struct orc_gguf *g, struct orc_tok *t, struct orc_err *err)
 {
+	struct merge_job jobs[BATCH];
 	struct orc_gguf_arr arr;
+	int32_t prev = -1;
 	int r = orc_gguf_get_arr(g, KEY_MERGES, &arr, err);
 
 	if (r == -ENOENT)
@@ -213,8 +247,33 @@ static int load_merges(const struct orc_gguf *g, struct orc_tok *t, struct orc_e
 				   arr.n, ORC_MODEL_VOCAB_MAX);
 	if (orc_tok_mergetab_init(&t->merges, (uint32_t)arr.n) < 0)
 		return orc_err_set(err, -ENOMEM, "out of memory for %" PRIu64 " merges", arr.n);
-	for (uint64_t i = 0; i < arr.n; i++)
-		add_merge(t, orc_gguf_arr_str(&arr, i), (int32_t)i);
+	for (uint32_t base = 0; base < arr.n; base += BATCH) {
+		uint32_t m = arr.n - base < BATCH ? (uint32_t)arr.n - base : BATCH;
+		for (uint32_t k = 0; k < m; k++)
+			merge_parse(t, orc_gguf_arr_str(&arr, base + k), &jobs[k]);
+		for (uint32_t k = 0; k < m; k++) {
+			struct merge_job *j = &jobs[k];
+			if (!j->ok)
+				continue;
+			j->l = orc_tok_find_hashed(t, j->a, j->la, j->ha);
+			j->r = orc_tok_find_hashed(t, j->b, j->lb, j->hb);
+			j->res = merge_result(t, j, prev);
+			j->ok = j->l >= 0 && j->r >= 0 && j->res >= 0;
+			if (j->ok) {
+				prev = j->res;
+				orc_tok_merge_prefetch(&t->merges, j->l, j->r);
+			}
+		}
+		/* Hugging Face refuses a merge naming text outside the vocabulary;
+		 * llama.cpp keeps going. So do we, without it. */
+		for (uint32_t k = 0; k < m; k++) {
+			if (jobs[k].ok)
+				orc_tok_mergetab_put(&t->merges, jobs[k].l, jobs[k].r,
+						     (int32_t)(base + k), jobs[k].res);
+			else
+				t->merges.n_skipped++;
+		}
+	}
 	return 0;
 }
 
@@ -274,6 +333,21 @@ static int read_specials(const struct orc_gguf *g, struct orc_tok *t, struct orc
 	return 0;
 }
 
+/* SentencePiece vocabularies trained with split_by_whitespace have "▁"
+ * only at the start of an entry (or in runs of "▁"). */
+static bool spm_words_ok(const struct orc_tok *t)
+{
+	for (uint32_t i = 0; i < t->n_vocab; i++) {
+		const char *s = orc_tok_text(t, (int32_t)i);
+		uint32_t n = t->entries[i].text_len;
+		for (uint32_t k = 1; k + 3 <= n; k++)
+			if (memcmp(s + k, "\xE2\x96\x81", 3) == 0 &&
+			    !(k >= 3 && memcmp(s + k - 3, "\xE2\x96\x81", 3) == 0))
+				return false;
+	}
+	return true;
+}
+
 /* The token of each raw byte: byte-level character, or SentencePiece's <0xNN>. */
 static void byte_tokens(struct orc_tok *t)
 {
@@ -323,6 +397,8 @@ int orc_tok_new(const struct orc_gguf *g, struct orc_tok **ret, struct orc_err *
 	    (r = orc_tok_build_pieces(t, err)) < 0)
 		goto fail;
 	byte_tokens(t);
+	t->spm_words = t->kind == ORC_TOK_SPM && spm_words_ok(t);
+	t->short_word = ORC_TOK_SHORT_WORD;
 	*ret = t;
 	return 0;
 fail:
@@ -352,6 +428,8 @@ const char *orc_tok_pre_name(const struct orc_tok *t) { return t->pre; }
 uint32_t orc_tok_n_vocab(const struct orc_tok *t) { return t->n_vocab; }
 int32_t orc_tok_bos(const struct orc_tok *t) { return t->bos; }
 int32_t orc_tok_eos(const struct orc_tok *t) { return t->eos; }
+bool orc_tok_add_bos(const struct orc_tok *t) { return t->add_bos; }
+bool orc_tok_add_eos(const struct orc_tok *t) { return t->add_eos; }
 
 bool orc_tok_is_eog(const struct orc_tok *t, int32_t id)
 {
