@@ -1,1 +1,13 @@
-# daemon/engine/cuda.mk -- build fragment for the cuda component (included by daemon/engine/local.mk)
+# daemon/engine/cuda.mk -- the CUDA backend (host side) and its tests, built
+# only when configure found CUDA; the kernels themselves are kernels/local.mk.
+if HAVE_CUDA
+daemon_engine_libengine_la_LIBADD += -L$(abs_top_builddir)/kernels -lorckernels $(CUDA_LIBS)
+EXTRA_daemon_engine_libengine_la_DEPENDENCIES = kernels/liborckernels.a
+
+check_PROGRAMS += tests/check_cuda_kernels
+tests_check_cuda_kernels_SOURCES = tests/check_cuda_kernels.c tests/cudatest.c tests/cudatest.h
+tests_check_cuda_kernels_CFLAGS = $(TEST_CFLAGS) $(CUDA_CFLAGS)
+tests_check_cuda_kernels_LDADD = kernels/liborckernels.a $(TEST_LDADD) $(CUDA_LIBS)
+TESTS += tests/check_cuda_kernels
+endif
+EXTRA_DIST += tests/cudatest.h

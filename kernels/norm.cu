@@ -1,0 +1,66 @@
+/* norm.cu -- RMSNorm and LayerNorm over rows of F32 activations, with the
+ * weight (and bias) applied and the result written as F32, F16 or BF16
+ * (the latter feed cuBLAS GEMMs directly). One block per row. */
+#include "kcommon.cuh"
+
+#define NORM_THREADS 256
+
+template <int OT>
+__global__ void k_rmsnorm(void *out, int ldo, const float *x, int ldx, const float *w, int dim, float eps)
+{
+	__shared__ float red[32];
+	const float *xr = x + (int64_t)blockIdx.x * ldx;
+	float ss = 0.0f;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x)
+		ss += xr[i] * xr[i];
+	ss = k_block_sum(ss, red);
+	float scale = rsqrtf(ss / (float)dim + eps);
+	int64_t o = (int64_t)blockIdx.x * ldo;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x)
+		k_store<OT>(out, o + i, xr[i] * scale * w[i]);
+}
+
+template <int OT>
+__global__ void k_layernorm(void *out, int ldo, const float *x, int ldx, const float *w, const float *b,
+			    int dim, float eps)
+{
+	__shared__ float red[32];
+	const float *xr = x + (int64_t)blockIdx.x * ldx;
+	float s = 0.0f;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x)
+		s += xr[i];
+	float mean = k_block_sum(s, red) / (float)dim;
+	float v = 0.0f;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+		float d = xr[i] - mean;
+		v += d * d;
+	}
+	float scale = rsqrtf(k_block_sum(v, red) / (float)dim + eps);
+	int64_t o = (int64_t)blockIdx.x * ldo;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+		float y = (xr[i] - mean) * scale * w[i];
+		k_store<OT>(out, o + i, b ? y + b[i] : y);
+	}
+}
+
+extern "C" cudaError_t orc_k_rmsnorm(void *out, int otype, int ldo, const float *x, int ldx, const float *w,
+				     int n_rows, int dim, float eps, cudaStream_t stream)
+{
+	if (n_rows < 0 || dim <= 0 || ldx < dim || ldo < dim || !w)
+		return cudaErrorInvalidValue;
+	if (n_rows == 0)
+		return cudaSuccess;
+	K_DISPATCH_OT(otype, k_rmsnorm, n_rows, NORM_THREADS, 0, stream, out, ldo, x, ldx, w, dim, eps);
+	return cudaGetLastError();
+}
+
+extern "C" cudaError_t orc_k_layernorm(void *out, int otype, int ldo, const float *x, int ldx, const float *w,
+				       const float *b, int n_rows, int dim, float eps, cudaStream_t stream)
+{
+	if (n_rows < 0 || dim <= 0 || ldx < dim || ldo < dim || !w)
+		return cudaErrorInvalidValue;
+	if (n_rows == 0)
+		return cudaSuccess;
+	K_DISPATCH_OT(otype, k_layernorm, n_rows, NORM_THREADS, 0, stream, out, ldo, x, ldx, w, b, dim, eps);
+	return cudaGetLastError();
+}

@@ -1,0 +1,805 @@
+/* check_cuda_kernels.c -- every kernel of kernels/ against a double-precision
+ * CPU reference written from the op's definition (ggml block layouts,
+ * transformers' RoPE, softmax attention), on random inputs of awkward sizes
+ * (not multiples of the tiles), plus the batch-invariance guarantees of the
+ * GEMV and decode attention. Skips (77) without a GPU; runs without fork. */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cudatest.h"
+#include "kernels.h"
+#include "testutil.h"
+
+static const int all_types[] = {ORC_KT_F32, ORC_KT_F16, ORC_KT_BF16, ORC_KT_Q8_0,
+				ORC_KT_Q4_0, ORC_KT_Q4_K, ORC_KT_Q6_K};
+#define N_TYPES (int)(sizeof(all_types) / sizeof(all_types[0]))
+
+static float *rand_vec(size_t n, float lo, float hi)
+{
+	float *v = malloc(n * sizeof(float));
+	ck_assert_ptr_nonnull(v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = ct_uniform(lo, hi);
+	return v;
+}
+
+static double act_val(int otype, const void *buf, size_t i)
+{
+	if (otype == ORC_KT_F32)
+		return ((const float *)buf)[i];
+	if (otype == ORC_KT_F16)
+		return ct_h2f(((const uint16_t *)buf)[i]);
+	return ct_bf2f(((const uint16_t *)buf)[i]);
+}
+
+static size_t act_size(int otype)
+{
+	return otype == ORC_KT_F32 ? 4 : 2;
+}
+
+/* relative precision of an output type */
+static double act_eps(int otype)
+{
+	return otype == ORC_KT_F32 ? 2e-6 : otype == ORC_KT_F16 ? 1e-3 : 8e-3;
+}
+
+#define NEAR(got, ref, tol, ...) \
+	ck_assert_msg(fabs((double)(got) - (ref)) <= (tol), __VA_ARGS__)
+
+/* ---- embedding ---- */
+START_TEST(test_embed)
+{
+	ct_seed(11);
+	for (int ti = 0; ti < N_TYPES; ti++) {
+		int type = all_types[ti];
+		int64_t len = orc_k_type_block(type) == 256 ? 512 : orc_k_type_block(type) == 32 ? 96 : 77;
+		int n_rows = 13, n_tok = 7, ldo = (int)len + 3;
+		size_t bytes;
+		void *tab = ct_rand_weights(type, n_rows, len, 1.0f, &bytes);
+		int32_t ids[7] = {12, 0, 5, 5, 7, 1, 12};
+		float *base = rand_vec((size_t)n_tok * ldo, -1, 1);
+		void *d_tab = ct_dup(tab, bytes);
+		int32_t *d_ids = ct_dup(ids, sizeof(ids));
+		float *d_out = ct_dup(base, (size_t)n_tok * ldo * 4);
+		float *out = malloc((size_t)n_tok * ldo * 4);
+		double *ref = malloc(len * sizeof(double));
+		for (int acc = 0; acc < 2; acc++) {
+			CT_OK(cudaMemcpy(d_out, base, (size_t)n_tok * ldo * 4, cudaMemcpyHostToDevice));
+			CT_OK(orc_k_embed(d_out, ldo, d_tab, type, len, d_ids, n_tok, acc, 0));
+			ct_get(out, d_out, (size_t)n_tok * ldo * 4);
+			for (int t = 0; t < n_tok; t++) {
+				ct_dequant_row(type, (uint8_t *)tab + ct_row_bytes(type, len) * ids[t], len, ref);
+				for (int64_t i = 0; i < len; i++) {
+					double want = ref[i] + (acc ? base[t * ldo + i] : 0.0);
+					NEAR(out[t * ldo + i], want, 1e-6 * (1 + fabs(want)),
+					     "embed type %d tok %d elem %ld: %g vs %g", type, t, (long)i,
+					     out[t * ldo + i], want);
+				}
+				for (int i = (int)len; i < ldo; i++)  /* padding untouched */
+					ck_assert(out[t * ldo + i] == base[t * ldo + i]);
+			}
+		}
+		ct_free(d_tab); ct_free(d_ids); ct_free(d_out);
+		free(tab); free(base); free(out); free(ref);
+	}
+}
+END_TEST
+
+/* ---- normalization ---- */
+START_TEST(test_norms)
+{
+	ct_seed(12);
+	const int rows = 5, dim = 77, ldx = 80, ldo = 79;
+	float *x = rand_vec((size_t)rows * ldx, -3, 3), *w = rand_vec(dim, 0.5f, 1.5f), *b = rand_vec(dim, -1, 1);
+	float *d_x = ct_dup(x, (size_t)rows * ldx * 4), *d_w = ct_dup(w, dim * 4), *d_b = ct_dup(b, dim * 4);
+	void *d_o = ct_alloc((size_t)rows * ldo * 4);
+	void *o = malloc((size_t)rows * ldo * 4);
+	int ots[3] = {ORC_KT_F32, ORC_KT_F16, ORC_KT_BF16};
+	for (int oi = 0; oi < 3; oi++) {
+		int ot = ots[oi];
+		for (int kind = 0; kind < 3; kind++) {
+			const float *bias = kind == 2 ? d_b : NULL;
+			if (kind == 0)
+				CT_OK(orc_k_rmsnorm(d_o, ot, ldo, d_x, ldx, d_w, rows, dim, 1e-5f, 0));
+			else
+				CT_OK(orc_k_layernorm(d_o, ot, ldo, d_x, ldx, d_w, bias, rows, dim, 1e-5f, 0));
+			ct_get(o, d_o, (size_t)rows * ldo * act_size(ot));
+			for (int r = 0; r < rows; r++) {
+				const float *xr = x + r * ldx;
+				double mean = 0, var = 0, ss = 0;
+				for (int i = 0; i < dim; i++) {
+					mean += xr[i];
+					ss += (double)xr[i] * xr[i];
+				}
+				mean /= dim;
+				for (int i = 0; i < dim; i++)
+					var += (xr[i] - mean) * (xr[i] - mean);
+				var /= dim;
+				for (int i = 0; i < dim; i++) {
+					double want = kind == 0 ? xr[i] / sqrt(ss / dim + 1e-5) * w[i]
+								: (xr[i] - mean) / sqrt(var + 1e-5) * w[i] +
+								  (kind == 2 ? b[i] : 0.0);
+					double got = act_val(ot, o, (size_t)r * ldo + i);
+					NEAR(got, want, act_eps(ot) * (1 + fabs(want)) * 2,
+					     "norm kind %d otype %d row %d elem %d: %g vs %g", kind, ot, r, i, got, want);
+				}
+			}
+		}
+	}
+	ct_free(d_x); ct_free(d_w); ct_free(d_b); ct_free(d_o);
+	free(x); free(w); free(b); free(o);
+}
+END_TEST
+
+/* ---- RoPE ---- */
+static void ref_rope(double *v, int n_rot, int neox, double theta, int pos)
+{
+	for (int i = 0; i < n_rot / 2; i++) {
+		int a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
+		double ang = pos * (1.0 / pow(theta, 2.0 * i / n_rot));
+		double x0 = v[a], x1 = v[b];
+		v[a] = x0 * cos(ang) - x1 * sin(ang);
+		v[b] = x0 * sin(ang) + x1 * cos(ang);
+	}
+}
+
+START_TEST(test_rope)
+{
+	ct_seed(13);
+	const int n_tok = 9, heads = 3, hd = 24, ldx = heads * hd + 5;
+	int32_t pos[9] = {0, 1, 2, 17, 100, 511, 1000, 3, 4095};
+	float *x = rand_vec((size_t)n_tok * ldx, -2, 2), *o = malloc((size_t)n_tok * ldx * 4);
+	int32_t *d_pos = ct_dup(pos, sizeof(pos));
+	float *d_x = ct_alloc((size_t)n_tok * ldx * 4);
+	for (int cfg = 0; cfg < 3; cfg++) {
+		struct orc_k_rope r = {cfg == 2 ? 16 : hd, cfg != 1, cfg == 2 ? 10000.0f : 1e6f};
+		CT_OK(cudaMemcpy(d_x, x, (size_t)n_tok * ldx * 4, cudaMemcpyHostToDevice));
+		CT_OK(orc_k_rope(d_x, ldx, d_pos, n_tok, heads, hd, &r, 0));
+		ct_get(o, d_x, (size_t)n_tok * ldx * 4);
+		for (int t = 0; t < n_tok; t++)
+			for (int h = 0; h < heads; h++) {
+				double v[24];
+				for (int d = 0; d < hd; d++)
+					v[d] = x[t * ldx + h * hd + d];
+				ref_rope(v, r.n_rot, r.neox, r.theta, pos[t]);
+				for (int d = 0; d < hd; d++)
+					/* float angles at position 4095 carry ~2e-4 rad of rounding */
+					NEAR(o[t * ldx + h * hd + d], v[d], 1e-3 + 1e-7 * pos[t] * 4,
+					     "rope cfg %d tok %d head %d dim %d", cfg, t, h, d);
+			}
+		for (int t = 0; t < n_tok; t++)
+			for (int i = heads * hd; i < ldx; i++)
+				ck_assert(o[t * ldx + i] == x[t * ldx + i]);
+	}
+	ct_free(d_pos); ct_free(d_x);
+	free(x); free(o);
+}
+END_TEST
+
+/* ---- GEMV ---- */
+struct gv_case {
+	int K, N, ncols, act, bias, norm, accumulate;
+};
+
+static double silu(double x)
+{
+	return x / (1 + exp(-x));
+}
+
+static double gelu(double x)
+{
+	return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+
+static void run_gemv_case(int type, const struct gv_case *c)
+{
+	const int ldx = c->K + 4, n_out = c->act == ORC_K_ACT_SWIGLU ? c->N / 2 : c->N, ldy = n_out + 3;
+	size_t wbytes;
+	void *w = ct_rand_weights(type, c->N, c->K, 0.5f, &wbytes);
+	float *x = rand_vec((size_t)c->ncols * ldx, -1, 1), *bias = rand_vec(c->N, -0.5f, 0.5f);
+	float *nw = rand_vec(c->K, 0.5f, 1.5f), *y0 = rand_vec((size_t)c->ncols * ldy, -1, 1);
+	float *y = malloc((size_t)c->ncols * ldy * 4);
+	double *wd = malloc(sizeof(double) * c->K), *dot = malloc(sizeof(double) * c->N);
+	double *mag = malloc(sizeof(double) * c->N), *xn = malloc(sizeof(double) * c->K);
+	void *d_w = ct_dup(w, wbytes);
+	float *d_x = ct_dup(x, (size_t)c->ncols * ldx * 4), *d_b = ct_dup(bias, c->N * 4);
+	float *d_nw = ct_dup(nw, c->K * 4), *d_y = ct_dup(y0, (size_t)c->ncols * ldy * 4);
+	struct orc_k_gemv a = {d_w, type, c->K, c->N, d_x, ldx, c->ncols, d_y, ldy,
+			       c->bias ? d_b : NULL, c->norm ? d_nw : NULL, 1e-6f, c->act, c->accumulate};
+
+	CT_OK(orc_k_gemv(&a, 0));
+	ct_get(y, d_y, (size_t)c->ncols * ldy * 4);
+	for (int col = 0; col < c->ncols; col++) {
+		const float *xc = x + col * ldx;
+		double ss = 0;
+		for (int k = 0; k < c->K; k++)
+			ss += (double)xc[k] * xc[k];
+		double sc = c->norm ? 1.0 / sqrt(ss / c->K + 1e-6) : 1.0;
+		for (int k = 0; k < c->K; k++)
+			xn[k] = xc[k] * sc * (c->norm ? nw[k] : 1.0);
+		for (int n = 0; n < c->N; n++) {
+			ct_dequant_row(type, (uint8_t *)w + ct_row_bytes(type, c->K) * n, c->K, wd);
+			dot[n] = c->bias ? bias[n] : 0.0;
+			mag[n] = fabs(dot[n]);
+			for (int k = 0; k < c->K; k++) {
+				dot[n] += wd[k] * xn[k];
+				mag[n] += fabs(wd[k] * xn[k]);
+			}
+		}
+		for (int j = 0; j < n_out; j++) {
+			double want, tol;
+			if (c->act == ORC_K_ACT_SWIGLU) {
+				double g = dot[j], u = dot[j + n_out];
+				want = silu(g) * u;
+				tol = 3e-6 * (mag[j] * (1 + fabs(u)) + mag[j + n_out] * (1 + fabs(g)));
+			} else {
+				want = c->act == ORC_K_ACT_GELU ? gelu(dot[j]) : dot[j];
+				tol = 3e-6 * mag[j] * 1.2;
+			}
+			if (c->accumulate)
+				want += y0[col * ldy + j];
+			tol += 1e-6 * (1 + fabs(want));
+			NEAR(y[col * ldy + j], want, tol, "gemv type %d K %d N %d col %d out %d: %.8g vs %.8g",
+			     type, c->K, c->N, col, j, y[col * ldy + j], want);
+		}
+		for (int j = n_out; j < ldy; j++)
+			ck_assert(y[col * ldy + j] == y0[col * ldy + j]);
+	}
+	ct_free(d_w); ct_free(d_x); ct_free(d_b); ct_free(d_nw); ct_free(d_y);
+	free(w); free(x); free(bias); free(nw); free(y0); free(y); free(wd); free(dot); free(mag); free(xn);
+}
+
+START_TEST(test_gemv_types)
+{
+	ct_seed(14);
+	for (int ti = 0; ti < N_TYPES; ti++) {
+		int type = all_types[ti], blk = orc_k_type_block(type);
+		int K1 = blk == 256 ? 512 : blk == 32 ? 288 : 264;
+		struct gv_case cases[] = {
+			{K1, 37, 1, ORC_K_ACT_NONE, 0, 0, 0},
+			{K1, 37, 3, ORC_K_ACT_NONE, 1, 1, 1},
+			{K1, 38, 2, ORC_K_ACT_SWIGLU, 1, 1, 0},
+			{K1, 22, 9, ORC_K_ACT_GELU, 1, 0, 0},
+			{K1, 30, 1, ORC_K_ACT_SWIGLU, 0, 0, 1},
+			{blk == 1 ? 100 : 3 * blk, 11, 5, ORC_K_ACT_NONE, 1, 1, 0}, /* K % 8 != 0 for plain types */
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			run_gemv_case(type, &cases[i]);
+	}
+}
+END_TEST
+
+/* Column j of a batch of n equals the same column computed alone, bit for bit. */
+START_TEST(test_gemv_batch_invariance)
+{
+	ct_seed(15);
+	for (int ti = 0; ti < N_TYPES; ti++) {
+		int type = all_types[ti], blk = orc_k_type_block(type);
+		const int K = blk == 256 ? 768 : 224, N = 50, maxc = 64, ldx = K, ldy = N;
+		for (int act = 0; act < 3; act++) {
+			size_t wb;
+			void *w = ct_rand_weights(type, N, K, 0.5f, &wb);
+			float *x = rand_vec((size_t)maxc * K, -1, 1), *nw = rand_vec(K, 0.5f, 1.5f);
+			void *d_w = ct_dup(w, wb);
+			float *d_x = ct_dup(x, (size_t)maxc * K * 4), *d_nw = ct_dup(nw, K * 4);
+			float *d_y = ct_alloc((size_t)maxc * N * 4);
+			float *alone = malloc((size_t)N * 4), *batch = malloc((size_t)maxc * N * 4);
+			int n_out = act == ORC_K_ACT_SWIGLU ? N / 2 : N;
+			int sizes[] = {2, 3, 8, 9, 17, 32, 64};
+			for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+				int n = sizes[si];
+				struct orc_k_gemv a = {d_w, type, K, N, d_x, ldx, n, d_y, ldy, NULL, d_nw, 1e-6f, act, 0};
+				CT_OK(orc_k_gemv(&a, 0));
+				ct_get(batch, d_y, (size_t)n * N * 4);
+				for (int j = 0; j < n; j += (j < 4 ? 1 : 7)) {
+					struct orc_k_gemv b = {d_w, type, K, N, d_x + (size_t)j * ldx, ldx, 1, d_y, ldy,
+							       NULL, d_nw, 1e-6f, act, 0};
+					CT_OK(orc_k_gemv(&b, 0));
+					ct_get(alone, d_y, (size_t)N * 4);
+					ck_assert_msg(memcmp(alone, batch + (size_t)j * N, (size_t)n_out * 4) == 0,
+						      "type %d act %d: column %d of %d differs from alone", type, act, j, n);
+				}
+			}
+			ct_free(d_w); ct_free(d_x); ct_free(d_nw); ct_free(d_y);
+			free(w); free(x); free(nw); free(alone); free(batch);
+		}
+	}
+}
+END_TEST
+
+/* ---- elementwise and conversion ---- */
+START_TEST(test_elementwise)
+{
+	ct_seed(16);
+	const int rows = 3, n = 45, ldx = 2 * n + 3, ldo = n + 1;
+	float *x = rand_vec((size_t)rows * ldx, -4, 4), *b = rand_vec(n, -1, 1);
+	float *d_x = ct_dup(x, (size_t)rows * ldx * 4), *d_b = ct_dup(b, n * 4);
+	void *d_o = ct_alloc((size_t)rows * ldo * 4);
+	void *o = malloc((size_t)rows * ldo * 4);
+	int ots[3] = {ORC_KT_F32, ORC_KT_F16, ORC_KT_BF16};
+	for (int oi = 0; oi < 3; oi++) {
+		int ot = ots[oi];
+		for (int op = 0; op < 3; op++) {
+			if (op < 2)
+				CT_OK(orc_k_bias_act(d_o, ot, ldo, d_x, ldx, d_b, op == 1 ? ORC_K_ACT_GELU : ORC_K_ACT_NONE,
+						     rows, n, 0));
+			else
+				CT_OK(orc_k_swiglu(d_o, ot, ldo, d_x, ldx, rows, n, 0));
+			ct_get(o, d_o, (size_t)rows * ldo * act_size(ot));
+			for (int r = 0; r < rows; r++)
+				for (int j = 0; j < n; j++) {
+					double v = x[r * ldx + j], want;
+					if (op == 2)
+						want = silu(v) * x[r * ldx + n + j];
+					else
+						want = op == 1 ? gelu(v + b[j]) : v + b[j];
+					NEAR(act_val(ot, o, (size_t)r * ldo + j), want, act_eps(ot) * 2 * (1 + fabs(want)),
+					     "ew op %d otype %d at %d,%d", op, ot, r, j);
+				}
+		}
+	}
+	/* residual add */
+	float *y = rand_vec((size_t)rows * ldo, -1, 1), *got = malloc((size_t)rows * ldo * 4);
+	float *d_y = ct_dup(y, (size_t)rows * ldo * 4);
+	CT_OK(orc_k_add(d_y, ldo, d_x, ldx, rows, n, 0));
+	ct_get(got, d_y, (size_t)rows * ldo * 4);
+	for (int r = 0; r < rows; r++)
+		for (int j = 0; j < ldo; j++)
+			ck_assert(got[r * ldo + j] == (j < n ? y[r * ldo + j] + x[r * ldx + j] : y[r * ldo + j]));
+	ct_free(d_x); ct_free(d_b); ct_free(d_o); ct_free(d_y);
+	free(x); free(b); free(o); free(y); free(got);
+}
+END_TEST
+
+START_TEST(test_convert)
+{
+	ct_seed(17);
+	int ots[3] = {ORC_KT_F32, ORC_KT_F16, ORC_KT_BF16};
+	for (int ti = 0; ti < N_TYPES; ti++) {
+		int type = all_types[ti], blk = orc_k_type_block(type);
+		int64_t len = blk == 256 ? 256 : blk == 32 ? 160 : 33, rows = 7;
+		size_t wb;
+		void *w = ct_rand_weights(type, rows, len, 2.0f, &wb);
+		void *d_w = ct_dup(w, wb), *d_o = ct_alloc((size_t)(rows * len) * 4), *o = malloc((size_t)(rows * len) * 4);
+		double *ref = malloc(sizeof(double) * len);
+		for (int oi = 0; oi < 3; oi++) {
+			CT_OK(orc_k_convert(d_o, ots[oi], d_w, type, rows, len, 0));
+			ct_get(o, d_o, (size_t)(rows * len) * act_size(ots[oi]));
+			for (int64_t r = 0; r < rows; r++) {
+				ct_dequant_row(type, (uint8_t *)w + ct_row_bytes(type, len) * r, len, ref);
+				for (int64_t i = 0; i < len; i++)
+					NEAR(act_val(ots[oi], o, (size_t)(r * len + i)), ref[i],
+					     act_eps(ots[oi]) * (1 + fabs(ref[i])), "convert %d->%d at %ld,%ld", type,
+					     ots[oi], (long)r, (long)i);
+			}
+		}
+		ct_free(d_w); ct_free(d_o);
+		free(w); free(o); free(ref);
+	}
+}
+END_TEST
+
+/* ---- attention over the paged cache ---- */
+struct at_cfg {
+	int n_head, n_kv, hd, n_rot, neox, kv_type;
+};
+
+#define AT_SLOTS 3
+#define AT_BT 24      /* pages per slot */
+#define AT_PAGES 80
+
+struct at_ref {
+	double *k, *v;   /* [slot][pos][n_kv][hd], rounded as stored */
+	double *q;       /* [slot][pos][n_head][hd] after RoPE */
+};
+
+/* Reference attention output of (slot, pos) into o [n_head * hd]. */
+static void ref_attn(const struct at_cfg *c, const struct at_ref *R, int slot, int pos, double *o)
+{
+	const int maxp = AT_BT * ORC_KV_BLOCK, G = c->n_head / c->n_kv;
+	double *s = malloc(sizeof(double) * (pos + 1));
+	for (int h = 0; h < c->n_head; h++) {
+		const double *q = R->q + (((size_t)slot * maxp + pos) * c->n_head + h) * c->hd;
+		double m = -INFINITY, sum = 0;
+		for (int j = 0; j <= pos; j++) {
+			const double *k = R->k + (((size_t)slot * maxp + j) * c->n_kv + h / G) * c->hd;
+			s[j] = 0;
+			for (int d = 0; d < c->hd; d++)
+				s[j] += q[d] * k[d];
+			s[j] /= sqrt((double)c->hd);
+			m = fmax(m, s[j]);
+		}
+		for (int j = 0; j <= pos; j++)
+			sum += (s[j] = exp(s[j] - m));
+		for (int d = 0; d < c->hd; d++) {
+			double a = 0;
+			for (int j = 0; j <= pos; j++)
+				a += s[j] * R->v[(((size_t)slot * maxp + j) * c->n_kv + h / G) * c->hd + d];
+			o[h * c->hd + d] = a / sum;
+		}
+	}
+	free(s);
+}
+
+struct at_dev {
+	struct orc_k_kv kv;
+	struct orc_k_rope rope;
+	void *k, *v;
+	int32_t *bt;
+	float *bias;
+	float *hbias;
+};
+
+/* Element (page-table lookup) of the cache for (slot, pos, kv head, dim). */
+static size_t at_cache_index(const struct at_cfg *c, const int32_t *bt, int slot, int pos, int h, int d)
+{
+	int page = bt[slot * AT_BT + pos / ORC_KV_BLOCK];
+	return (((size_t)page * c->n_kv + h) * ORC_KV_BLOCK + pos % ORC_KV_BLOCK) * c->hd + d;
+}
+
+static double cache_val(int type, const void *buf, size_t i)
+{
+	return type == ORC_KT_F16 ? ct_h2f(((const uint16_t *)buf)[i]) : ((const float *)buf)[i];
+}
+
+/* Run random qkv rows of (slots[t], poss[t]) through rope_store; check q and
+ * the cache against the reference RoPE and record what the GPU stored. */
+static void at_store(const struct at_cfg *c, struct at_dev *D, const int32_t *h_bt, struct at_ref *R,
+		     const int *slots, const int *poss, int n, float *d_q)
+{
+	const int nq = c->n_head * c->hd, nk = c->n_kv * c->hd, ld = nq + 2 * nk + 2, maxp = AT_BT * ORC_KV_BLOCK;
+	const size_t esz = c->kv_type == ORC_KT_F16 ? 2 : 4, cache_bytes = (size_t)AT_PAGES * nk * ORC_KV_BLOCK * esz;
+	float *qkv = rand_vec((size_t)n * ld, -1, 1);
+	float *d_qkv = ct_dup(qkv, (size_t)n * ld * 4);
+	int32_t *d_pos = ct_dup(poss, n * 4), *d_slot = ct_dup(slots, n * 4);
+	CT_OK(orc_k_rope_store(d_qkv, ld, D->bias, d_q, &D->kv, d_pos, d_slot, n, c->n_head, &D->rope, 0));
+	float *qo = malloc((size_t)n * nq * 4);
+	void *kc = malloc(cache_bytes), *vc = malloc(cache_bytes);
+	ct_get(qo, d_q, (size_t)n * nq * 4);
+	ct_get(kc, D->k, cache_bytes);
+	ct_get(vc, D->v, cache_bytes);
+	for (int t = 0; t < n; t++) {
+		const float *row = qkv + (size_t)t * ld;
+		const size_t base = (size_t)slots[t] * maxp + poss[t];
+		double v[ORC_K_HEAD_DIM_MAX];
+		for (int h = 0; h < c->n_head + 2 * c->n_kv; h++) {
+			for (int d = 0; d < c->hd; d++)
+				v[d] = row[h * c->hd + d] + D->hbias[h * c->hd + d];
+			if (h < c->n_head + c->n_kv)
+				ref_rope(v, c->n_rot, c->neox, D->rope.theta, poss[t]);
+			for (int d = 0; d < c->hd; d++) {
+				double got, tol = (c->kv_type == ORC_KT_F16 ? 1e-3 : 0) + 1e-5 + 1e-7 * poss[t] * 4;
+				size_t ci;
+				if (h < c->n_head) {
+					got = qo[t * nq + h * c->hd + d];
+					R->q[(base * c->n_head + h) * c->hd + d] = got;
+					tol = 1e-5 + 1e-7 * poss[t] * 4;
+				} else if (h < c->n_head + c->n_kv) {
+					ci = at_cache_index(c, h_bt, slots[t], poss[t], h - c->n_head, d);
+					got = cache_val(c->kv_type, kc, ci);
+					R->k[(base * c->n_kv + h - c->n_head) * c->hd + d] = got;
+				} else {
+					ci = at_cache_index(c, h_bt, slots[t], poss[t], h - c->n_head - c->n_kv, d);
+					got = cache_val(c->kv_type, vc, ci);
+					R->v[(base * c->n_kv + h - c->n_head - c->n_kv) * c->hd + d] = got;
+				}
+				NEAR(got, v[d], tol * (1 + fabs(v[d])), "rope_store tok %d head %d dim %d: %g vs %g",
+				     t, h, d, got, v[d]);
+			}
+		}
+	}
+	ct_free(d_qkv); ct_free(d_pos); ct_free(d_slot);
+	free(qkv); free(qo); free(kc); free(vc);
+}
+
+static void at_check(const struct at_cfg *c, const struct at_ref *R, const float *got, int ld, int slot, int pos,
+		     const char *what)
+{
+	double o[8 * ORC_K_HEAD_DIM_MAX];
+	ref_attn(c, R, slot, pos, o);
+	for (int i = 0; i < c->n_head * c->hd; i++)
+		NEAR(got[(size_t)i], o[i], 2e-5 * (1 + fabs(o[i])), "%s slot %d pos %d elem %d: %.7g vs %.7g", what,
+		     slot, pos, i, got[i], o[i]);
+	(void)ld;
+}
+
+static void run_attention(const struct at_cfg *c)
+{
+	const int nq = c->n_head * c->hd, nk = c->n_kv * c->hd, maxp = AT_BT * ORC_KV_BLOCK;
+	const size_t esz = c->kv_type == ORC_KT_F16 ? 2 : 4;
+	struct at_dev D;
+	struct at_ref R;
+	int32_t bt[AT_SLOTS * AT_BT], perm[AT_PAGES];
+
+	for (int i = 0; i < AT_PAGES; i++)
+		perm[i] = i;
+	for (int i = AT_PAGES - 1; i > 0; i--) {
+		int j = (int)(ct_u32() % (uint32_t)(i + 1)), t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (int i = 0; i < AT_SLOTS * AT_BT; i++)
+		bt[i] = perm[i];
+	D.k = ct_alloc((size_t)AT_PAGES * nk * ORC_KV_BLOCK * esz);
+	D.v = ct_alloc((size_t)AT_PAGES * nk * ORC_KV_BLOCK * esz);
+	D.bt = ct_dup(bt, sizeof(bt));
+	D.hbias = rand_vec((size_t)nq + 2 * nk, -0.3f, 0.3f);
+	D.bias = ct_dup(D.hbias, ((size_t)nq + 2 * nk) * 4);
+	D.kv = (struct orc_k_kv){D.k, D.v, c->kv_type, D.bt, AT_BT, c->n_kv, c->hd};
+	D.rope = (struct orc_k_rope){c->n_rot, c->neox, 10000.0f};
+	R.k = calloc((size_t)AT_SLOTS * maxp * nk, sizeof(double));
+	R.v = calloc((size_t)AT_SLOTS * maxp * nk, sizeof(double));
+	R.q = calloc((size_t)AT_SLOTS * maxp * nq, sizeof(double));
+
+	/* prompts: slot 0 in two chunks (45 + 37), slot 1 in one of 610, slot 2 of 5 */
+	const int chunks[4][3] = {{0, 0, 45}, {0, 45, 37}, {1, 0, 610}, {2, 0, 5}};
+	float *d_q = ct_alloc((size_t)640 * nq * 4), *d_o = ct_alloc((size_t)640 * nq * 4);
+	float *o = malloc((size_t)640 * nq * 4);
+	for (int ci = 0; ci < 4; ci++) {
+		int slot = chunks[ci][0], pos0 = chunks[ci][1], n = chunks[ci][2];
+		int *sl = malloc(n * sizeof(int)), *ps = malloc(n * sizeof(int));
+		for (int i = 0; i < n; i++) {
+			sl[i] = slot;
+			ps[i] = pos0 + i;
+		}
+		at_store(c, &D, bt, &R, sl, ps, n, d_q);
+		CT_OK(orc_k_attn_prefill(d_o, ORC_KT_F32, nq, d_q, nq, &D.kv, slot, pos0, n, c->n_head,
+					 1.0f / sqrtf((float)c->hd), 0));
+		ct_get(o, d_o, (size_t)n * nq * 4);
+		for (int i = 0; i < n; i += (n > 64 ? 13 : 1))
+			at_check(c, &R, o + (size_t)i * nq, nq, slot, pos0 + i, "prefill");
+		at_check(c, &R, o + (size_t)(n - 1) * nq, nq, slot, pos0 + n - 1, "prefill last");
+		/* the F16 output of the same launch */
+		CT_OK(orc_k_attn_prefill(d_o, ORC_KT_F16, nq, d_q, nq, &D.kv, slot, pos0, n, c->n_head,
+					 1.0f / sqrtf((float)c->hd), 0));
+		uint16_t *h16 = malloc((size_t)n * nq * 2);
+		ct_get(h16, d_o, (size_t)n * nq * 2);
+		for (int i = 0; i < nq; i++)
+			NEAR(ct_h2f(h16[(size_t)(n - 1) * nq + i]), o[(size_t)(n - 1) * nq + i],
+			     1e-3 * (1 + fabs(o[(size_t)(n - 1) * nq + i])), "prefill f16 out elem %d", i);
+		free(h16); free(sl); free(ps);
+	}
+
+	/* decode: one token for each slot, batched, then each alone */
+	int slots[3] = {0, 1, 2}, poss[3] = {82, 610, 5};
+	struct orc_k_attn_ws ws = {NULL, 4, 4};
+	ws.buf = ct_alloc(orc_k_attn_decode_ws_bytes(4, c->n_head, c->hd, 4));
+	CT_OK(cudaMemset(ws.buf, 0, orc_k_attn_decode_ws_bytes(4, c->n_head, c->hd, 4)));
+	at_store(c, &D, bt, &R, slots, poss, 3, d_q);
+	int32_t *d_pos = ct_dup(poss, sizeof(poss)), *d_slot = ct_dup(slots, sizeof(slots));
+	float scale = 1.0f / sqrtf((float)c->hd);
+	CT_OK(orc_k_attn_decode(d_o, nq, d_q, nq, &D.kv, d_pos, d_slot, 3, c->n_head, scale, 3, &ws, 0));
+	float *batch = malloc((size_t)3 * nq * 4);
+	ct_get(batch, d_o, (size_t)3 * nq * 4);
+	for (int t = 0; t < 3; t++)
+		at_check(c, &R, batch + (size_t)t * nq, nq, slots[t], poss[t], "decode");
+	for (int t = 0; t < 3; t++) {
+		/* alone, with a larger split bound: identical bits */
+		CT_OK(orc_k_attn_decode(d_o, nq, d_q + (size_t)t * nq, nq, &D.kv, d_pos + t, d_slot + t, 1,
+					c->n_head, scale, 4, &ws, 0));
+		ct_get(o, d_o, (size_t)nq * 4);
+		ck_assert_msg(memcmp(o, batch + (size_t)t * nq, (size_t)nq * 4) == 0,
+			      "decode token %d alone differs from batched", t);
+	}
+	/* the decode of the prompt's last position matches the prefill's */
+	int p1 = 609, s1 = 1;
+	int32_t *d_p1 = ct_dup(&p1, 4), *d_s1 = ct_dup(&s1, 4);
+	float *qrow = malloc((size_t)nq * 4);
+	for (int i = 0; i < nq; i++)
+		qrow[i] = (float)R.q[(((size_t)1 * maxp + 609) * c->n_head) * c->hd + i];
+	float *d_qrow = ct_dup(qrow, (size_t)nq * 4);
+	CT_OK(orc_k_attn_decode(d_o, nq, d_qrow, nq, &D.kv, d_p1, d_s1, 1, c->n_head, scale, 3, &ws, 0));
+	ct_get(o, d_o, (size_t)nq * 4);
+	at_check(c, &R, o, nq, 1, 609, "decode at 609");
+
+	ct_free(D.k); ct_free(D.v); ct_free(D.bt); ct_free(D.bias); ct_free(ws.buf);
+	ct_free(d_q); ct_free(d_o); ct_free(d_pos); ct_free(d_slot); ct_free(d_p1); ct_free(d_s1); ct_free(d_qrow);
+	free(D.hbias); free(R.k); free(R.v); free(R.q); free(o); free(batch); free(qrow);
+}
+
+START_TEST(test_attention)
+{
+	ct_seed(18);
+	const struct at_cfg cfgs[] = {
+		{6, 2, 40, 40, 1, ORC_KT_F16},   /* qwen-like: GQA 3, NeoX */
+		{4, 1, 16, 16, 0, ORC_KT_F32},   /* llama-like MQA, adjacent pairs, F32 cache */
+		{3, 3, 96, 64, 1, ORC_KT_F16},   /* phi-like: no GQA, partial rotation, head 96 */
+		{18, 2, 12, 12, 1, ORC_KT_F32},  /* 9 query heads per KV head: two head groups */
+	};
+	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
+		run_attention(&cfgs[i]);
+}
+END_TEST
+
+/* ---- sampling ---- */
+static const float *cmp_logits;
+
+static int cmp_desc(const void *a, const void *b)
+{
+	int i = *(const int *)a, j = *(const int *)b;
+	if (cmp_logits[i] != cmp_logits[j])
+		return cmp_logits[i] > cmp_logits[j] ? -1 : 1;
+	return i - j;
+}
+
+/* Reference choice; *ambiguous when u lands within rounding of a boundary. */
+static int ref_sample(const float *l, int n, const int *order, const struct orc_k_sample_params *p, bool *ambiguous)
+{
+	double mx = l[order[0]];
+	*ambiguous = false;
+	if (!(p->temp > 0))
+		return order[0];
+	int ktr = 0;
+	bool has_k = p->top_k > 0 && p->top_k <= ORC_K_TOPK_MAX;
+	if (has_k)
+		ktr = p->top_k;
+	else if (p->top_p < 1 || p->min_p > 0)
+		ktr = ORC_K_TOPK_MAX;
+	double zall = 0;
+	for (int i = 0; i < n; i++)
+		zall += exp((l[i] - mx) / p->temp);
+	double cum = 0, target;
+	if (ktr == 0) {
+		target = p->u * zall;
+		for (int i = 0; i < n; i++) {
+			double w = exp((l[i] - mx) / p->temp);
+			if (fabs(cum + w - target) < 1e-4 * zall || fabs(cum - target) < 1e-4 * zall)
+				*ambiguous = true;
+			cum += w;
+			if (cum > target)
+				return i;
+		}
+		return n - 1;
+	}
+	int kc = ktr < n ? ktr : n, keep = 0;
+	double zt = 0;
+	for (int i = 0; i < kc; i++)
+		zt += exp((l[order[i]] - mx) / p->temp);
+	if (!has_k)
+		zt = zall;
+	for (int i = 0; i < kc; i++) {
+		double w = exp((l[order[i]] - mx) / p->temp);
+		if (i > 0 && w < p->min_p)
+			break;
+		if (i > 0 && cum >= p->top_p * zt)
+			break;
+		if (i > 0 && (fabs(w - p->min_p) < 1e-5 || fabs(cum - p->top_p * zt) < 1e-5 * zt))
+			*ambiguous = true;
+		cum += w;
+		keep = i + 1;
+	}
+	target = p->u * cum;
+	double a = 0;
+	for (int i = 0; i < keep; i++) {
+		double w = exp((l[order[i]] - mx) / p->temp);
+		if (fabs(a + w - target) < 1e-5 * cum)
+			*ambiguous = true;
+		a += w;
+		if (a > target)
+			return order[i];
+	}
+	return order[keep - 1];
+}
+
+START_TEST(test_sample)
+{
+	ct_seed(19);
+	const int n = 50257, rows = 24;
+	float *l = rand_vec(n, -8, 8);
+	l[777] = 9.5f;
+	l[40000] = 9.5f;  /* tie at the top: the lower id wins */
+	l[5] = 9.25f;
+	for (int i = 100; i < 160; i++)
+		l[i] = 4.0f;  /* a block of ties inside the top-k */
+	int *order = malloc(sizeof(int) * n);
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	cmp_logits = l;
+	qsort(order, n, sizeof(int), cmp_desc);
+	double lse = 0;
+	for (int i = 0; i < n; i++)
+		lse += exp((double)l[i] - 9.5);
+	lse = 9.5 + log(lse);
+
+	float *L = malloc(sizeof(float) * (size_t)rows * n);
+	for (int r = 0; r < rows; r++)
+		memcpy(L + (size_t)r * n, l, sizeof(float) * n);
+	float *d_l = ct_dup(L, sizeof(float) * (size_t)rows * n);
+	struct orc_k_sample_params P[24];
+	struct orc_k_sample_result res[24], res2[24];
+	const struct orc_k_sample_params kinds[] = {
+		{0.0f, 0, 1.0f, 0.0f, 0.5f, 20},  /* greedy with logprobs */
+		{1.0f, 1, 1.0f, 0.0f, 0.9f, 3},   /* top_k 1 = greedy */
+		{0.7f, 50, 1.0f, 0.0f, 0, 0},
+		{1.3f, 0, 0.9f, 0.0f, 0, 5},
+		{1.0f, 0, 1.0f, 0.0f, 0, 0},      /* whole vocabulary */
+		{0.9f, 200, 0.95f, 0.05f, 0, 1},
+	};
+	const int n_kinds = (int)(sizeof(kinds) / sizeof(kinds[0]));
+	for (int r = 0; r < rows; r++) {
+		P[r] = kinds[r % n_kinds];
+		if (P[r].u == 0)
+			P[r].u = ct_uniform(0, 1);
+	}
+	void *d_p = ct_dup(P, sizeof(P));
+	struct orc_k_sample_result *d_r = ct_alloc(sizeof(res));
+	CT_OK(orc_k_sample(d_l, n, n, rows, d_p, d_r, 0));
+	ct_get(res, d_r, sizeof(res));
+	CT_OK(orc_k_sample(d_l, n, n, rows, d_p, d_r, 0));
+	ct_get(res2, d_r, sizeof(res2));
+	ck_assert(memcmp(res, res2, sizeof(res)) == 0);
+	int checked = 0;
+	for (int r = 0; r < rows; r++) {
+		bool amb;
+		int want = ref_sample(l, n, order, &P[r], &amb);
+		if (!amb) {
+			ck_assert_msg(res[r].id == want, "row %d (kind %d): id %d, want %d", r, r % n_kinds, res[r].id,
+				      want);
+			checked++;
+		}
+		NEAR(res[r].logprob, l[res[r].id] - lse, 1e-4, "row %d chosen logprob", r);
+		for (int i = 0; i < P[r].n_logprobs; i++) {
+			ck_assert_msg(res[r].top_id[i] == order[i], "row %d top %d: %d vs %d", r, i, res[r].top_id[i],
+				      order[i]);
+			NEAR(res[r].top_logprob[i], l[order[i]] - lse, 1e-4, "row %d top logprob %d", r, i);
+		}
+		for (int i = P[r].n_logprobs; i < ORC_K_LOGPROBS_MAX; i++)
+			ck_assert_int_eq(res[r].top_id[i], -1);
+	}
+	ck_assert_int_ge(checked, rows - 2);
+	ck_assert_int_eq(res[0].id, 777);
+	ck_assert_int_eq(res[1].id, 777);
+
+	/* a small vocabulary, smaller than the requested top-k */
+	const int n2 = 37;
+	struct orc_k_sample_params p2 = {1.0f, 100, 1.0f, 0.0f, 0.999f, 20};
+	float *d_l2 = ct_dup(l, sizeof(float) * n2);
+	void *d_p2 = ct_dup(&p2, sizeof(p2));
+	CT_OK(orc_k_sample(d_l2, n2, n2, 1, d_p2, d_r, 0));
+	ct_get(res, d_r, sizeof(res[0]));
+	int *o2 = malloc(sizeof(int) * n2);
+	for (int i = 0; i < n2; i++)
+		o2[i] = i;
+	qsort(o2, n2, sizeof(int), cmp_desc);
+	bool amb;
+	int want = ref_sample(l, n2, o2, &p2, &amb);
+	if (!amb)
+		ck_assert_int_eq(res[0].id, want);
+	ck_assert_int_eq(res[0].top_id[0], o2[0]);
+
+	ct_free(d_l); ct_free(d_p); ct_free(d_r); ct_free(d_l2); ct_free(d_p2);
+	free(l); free(order); free(L); free(o2);
+}
+END_TEST
+
+static Suite *cuda_kernels_suite(void)
+{
+	Suite *s = suite_create("cuda_kernels");
+	TCase *tc = tcase_create("ops");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_embed);
+	tcase_add_test(tc, test_norms);
+	tcase_add_test(tc, test_rope);
+	tcase_add_test(tc, test_gemv_types);
+	tcase_add_test(tc, test_gemv_batch_invariance);
+	tcase_add_test(tc, test_elementwise);
+	tcase_add_test(tc, test_convert);
+	tcase_add_test(tc, test_attention);
+	tcase_add_test(tc, test_sample);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	ct_require_gpu();
+	/* CUDA cannot be used in a child forked after initialization */
+	setenv("CK_FORK", "no", 1);
+	return orc_test_run(cuda_kernels_suite());
+}
