@@ -47,9 +47,11 @@
 #define ORC_MODEL_VOCAB_MAX        (1u << 22)
 #define ORC_MODEL_HEADS_MAX        1024
 #define ORC_MODEL_EMBD_MAX         (1u << 16)
+#define ORC_MODEL_FF_MAX           (1u << 20)  /* feed-forward width */
 
 /* ---- tokenizer ---- */
 #define ORC_TOKEN_PIECE_MAX        1024        /* bytes of one vocabulary entry */
+#define ORC_TOK_TEXT_MAX           (1u << 30)  /* bytes of text in one encode call */
 
 /* ---- CPU backend ---- */
 #define ORC_THREADS_MAX            256

@@ -31,6 +31,8 @@ struct orc_model_opts {
 	uint32_t n_seq_max;            /* sequences open at once; 0 = 1 */
 	orc_progress_fn progress;      /* optional */
 	void *progress_user;
+	uint32_t n_batch;              /* most tokens per forward pass (larger evals are split
+	                                * into passes, with the same results); 0 = 512 */
 };
 
 int orc_model_load(const char *path, const struct orc_model_opts *opts,
@@ -41,6 +43,10 @@ const struct orc_model_desc *orc_model_get_desc(const struct orc_model *m);
 const struct orc_tok *orc_model_get_tok(const struct orc_model *m);
 const struct orc_gguf *orc_model_get_gguf(const struct orc_model *m);
 const char *orc_model_backend_name(const struct orc_model *m);  /* "cpu", "cuda" */
+/* Why AUTO did not pick CUDA ("" when it did, or when not AUTO): log it once. */
+const char *orc_model_backend_note(const struct orc_model *m);
+/* CPU threads in use (0 on other backends). */
+int orc_model_n_threads(const struct orc_model *m);
 uint32_t orc_model_n_ctx(const struct orc_model *m);
 uint32_t orc_model_n_vocab(const struct orc_model *m);
 
