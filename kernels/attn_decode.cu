@@ -1,23 +1,18 @@
-/* attn_decode.cu -- decode attention over the paged KV cache (flash
- * decoding): one block per (split of 256 keys, KV head, token) serves the
- * up to 8 query heads of its group; 4 warps take the split's pages in turn
- * with an online softmax; the last block of a token's splits to finish
- * merges the partial results in split order. The split count follows from
- * the token's position only, so the arithmetic never depends on the batch. */
-#include <math.h>
-
-#include "kcommon.cuh"
+/* attn_decode.cu -- attention for a few tokens (decode): the keys of a
+ * token are cut in chunks of ORC_K_ATTN_CHUNK, processed in parallel by one
+ * block per (chunk, 4 query heads, token), a warp per head; the last block
+ * of a token's chunks to finish folds their partial results in chunk
+ * order. The chunk count follows from the token's position alone. */
+#include "attn_common.cuh"
 
 #define AD_THREADS 128
-#define AD_WARPS 4
-#define AD_G 8   /* query heads per block */
-#define AD_PAGES (ORC_K_ATTN_SPLIT / ORC_KV_BLOCK)
+#define AD_HEADS 4
 
 struct ad_ws {
-	int *cnt;     /* [max_tok * n_head] */
-	float *ml;    /* [max_tok, n_head, max_splits, 2] running max and sum */
-	float *o;     /* [max_tok, n_head, max_splits, head_dim] unnormalized outputs */
-	int stride;   /* max_splits of the allocation */
+	int *cnt;     /* [max_tok * n_head] arrival counters */
+	float *ml;    /* [max_tok, n_head, stride, 2] chunk max and sum */
+	float *o;     /* [max_tok, n_head, stride, head_dim] chunk accumulators */
+	int stride;   /* chunks per (token, head) in the allocation */
 };
 
 static size_t ad_align(size_t n)
@@ -25,215 +20,137 @@ static size_t ad_align(size_t n)
 	return (n + 255) & ~(size_t)255;
 }
 
-extern "C" size_t orc_k_attn_decode_ws_bytes(int max_tok, int n_head, int head_dim, int max_splits)
+static int ad_chunks(int max_keys)
 {
-	size_t slots = (size_t)max_tok * n_head;
-	return ad_align(slots * sizeof(int)) + ad_align(slots * max_splits * 2 * sizeof(float)) +
-	       ad_align(slots * max_splits * head_dim * sizeof(float));
+	return (max_keys + ORC_K_ATTN_CHUNK - 1) / ORC_K_ATTN_CHUNK;
 }
 
-template <typename KT, int HD>
-__global__ void __launch_bounds__(AD_THREADS)
-k_attn_decode(float *out, int ldo, const float *q, int ldq, const KT *kc, const KT *vc, const int32_t *bt,
-	      int bt_stride, const int32_t *pos, const int32_t *slot, int n_head, int n_kv, int hd, float scale,
-	      ad_ws ws)
+extern "C" size_t orc_k_attn_ws_bytes(int max_tok, int n_head, int head_dim, int max_keys)
 {
-	constexpr int DL = HD / 32; /* dims per lane in P.V: lane*DL .. lane*DL+DL-1 */
-	__shared__ float qs[AD_G][HD];
-	__shared__ float wm[AD_WARPS][AD_G], wl[AD_WARPS][AD_G];
-	__shared__ float wacc[AD_WARPS][AD_G][HD];
+	size_t slots = (size_t)max_tok * n_head, ch = (size_t)ad_chunks(max_keys);
+	return ad_align(slots * sizeof(int)) + ad_align(slots * ch * 2 * sizeof(float)) +
+	       ad_align(slots * ch * head_dim * sizeof(float));
+}
+
+template <typename KT, int DL>
+__global__ void __launch_bounds__(AD_THREADS) k_attn_decode(orc_k_attn a, ad_ws ws)
+{
+	__shared__ float qs[AD_HEADS][DL * 32];
 	__shared__ int last;
-	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-	const int split = blockIdx.x, t = blockIdx.z;
-	const int G = n_head / n_kv, n_hg = (G + AD_G - 1) / AD_G;
-	const int kvh = blockIdx.y / n_hg, h0 = kvh * G + (blockIdx.y % n_hg) * AD_G;
-	const int ng = min(AD_G, G - (int)(blockIdx.y % n_hg) * AD_G);
-	const int n_keys = pos[t] + 1, n_split = (n_keys + ORC_K_ATTN_SPLIT - 1) / ORC_K_ATTN_SPLIT;
-	if (split >= n_split)
+	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, hd = a.head_dim;
+	const int c = blockIdx.x, t = blockIdx.z, h = blockIdx.y * AD_HEADS + warp;
+	const int p = a.pos[t], sq = a.seq[t];
+	if (p < 0 || sq < 0 || sq >= a.n_seq) {
+		if (a.flag && tid == 0 && c == 0)
+			atomicOr(a.flag, ORC_K_BAD_INDEX);
 		return;
-
-	for (int i = tid; i < AD_G * HD; i += AD_THREADS) {
-		int g = i / HD, d = i % HD;
-		qs[g][d] = g < ng && d < hd ? q[(int64_t)t * ldq + (h0 + g) * hd + d] * scale : 0.0f;
 	}
-	__syncthreads();
+	const int n_keys = p + 1, n_chunks = (n_keys + ORC_K_ATTN_CHUNK - 1) / ORC_K_ATTN_CHUNK;
+	if (c >= n_chunks)
+		return;
+	const bool active = h < a.n_head;
+	const int kvh = active ? h / (a.n_head / a.n_kv_head) : 0;
+	for (int d = lane; d < DL * 32; d += 32)
+		qs[warp][d] = active && d < hd ? a.q[(int64_t)t * a.ldq + h * hd + d] * a.scale : 0.0f;
+	__syncwarp();
 
-	float m[AD_G], l[AD_G], acc[AD_G][DL];
-#pragma unroll
-	for (int g = 0; g < AD_G; g++) {
-		m[g] = -INFINITY;
-		l[g] = 0.0f;
+	at_state<DL> st;
+	at_reset(st);
+	const int32_t *bt = a.block_table + (int64_t)sq * a.bt_stride;
+	const int t_end = min((c + 1) * AT_TILES_PER_CHUNK, (n_keys + AT_TILE - 1) / AT_TILE);
+	if (active)
+		for (int tile = c * AT_TILES_PER_CHUNK; tile < t_end; tile++)
+			at_tile_global<DL, KT>(a, bt, qs[warp], kvh, tile * AT_TILE,
+					       min(AT_TILE, n_keys - tile * AT_TILE), st);
+	if (n_chunks == 1) {
+		if (active)
+			at_write(st, a.out + (int64_t)t * a.ldo + h * hd, hd);
+		return;
+	}
+
+	/* keep this chunk's state; the last block to arrive folds them all */
+	const int64_t base = ((int64_t)t * a.n_head + h) * ws.stride;
+	if (active) {
 #pragma unroll
 		for (int i = 0; i < DL; i++)
-			acc[g][i] = 0.0f;
-	}
-	const int32_t *btr = bt + (int64_t)slot[t] * bt_stride;
-	const int pg_end = min(split * AD_PAGES + AD_PAGES, (n_keys + ORC_KV_BLOCK - 1) / ORC_KV_BLOCK);
-	for (int pg = split * AD_PAGES + warp; pg < pg_end; pg += AD_WARPS) {
-		const int64_t base = ((int64_t)btr[pg] * n_kv + kvh) * ORC_KV_BLOCK * hd;
-		const KT *kp = kc + base, *vp = vc + base;
-		const int nvalid = min(ORC_KV_BLOCK, n_keys - pg * ORC_KV_BLOCK);
-		float s[AD_G], p[AD_G];
-#pragma unroll
-		for (int g = 0; g < AD_G; g++)
-			s[g] = 0.0f;
-		if (lane < nvalid) {
-			const KT *kr = kp + lane * hd;
-			for (int d = 0; d < hd; d += 2) {
-				float2 kk = k_ld2(kr + d);
-#pragma unroll
-				for (int g = 0; g < AD_G; g++) {
-					s[g] = fmaf(qs[g][d], kk.x, s[g]);
-					s[g] = fmaf(qs[g][d + 1], kk.y, s[g]);
-				}
-			}
-		}
-#pragma unroll
-		for (int g = 0; g < AD_G; g++) {
-			float sv = lane < nvalid ? s[g] : -INFINITY;
-			float mn = fmaxf(m[g], k_warp_max(sv));
-			float corr = expf(m[g] - mn);
-			p[g] = lane < nvalid ? expf(sv - mn) : 0.0f;
-			l[g] = l[g] * corr + k_warp_sum(p[g]);
-			m[g] = mn;
-#pragma unroll
-			for (int i = 0; i < DL; i++)
-				acc[g][i] *= corr;
-		}
-		for (int j = 0; j < nvalid; j++) {
-			const KT *vr = vp + j * hd;
-			float vv[DL];
-#pragma unroll
-			for (int i = 0; i < DL; i += 2) {
-				int d = lane * DL + i;
-				float2 v2 = d < hd ? k_ld2(vr + d) : make_float2(0.0f, 0.0f);
-				vv[i] = v2.x;
-				vv[i + 1] = v2.y;
-			}
-#pragma unroll
-			for (int g = 0; g < AD_G; g++) {
-				float pj = __shfl_sync(0xffffffffu, p[g], j);
-#pragma unroll
-				for (int i = 0; i < DL; i++)
-					acc[g][i] = fmaf(pj, vv[i], acc[g][i]);
-			}
-		}
-	}
-
-	/* merge the warps in order 0..3 */
-#pragma unroll
-	for (int g = 0; g < AD_G; g++) {
+			if (lane + 32 * i < hd)
+				ws.o[(base + c) * hd + lane + 32 * i] = st.acc[i];
 		if (lane == 0) {
-			wm[warp][g] = m[g];
-			wl[warp][g] = l[g];
-		}
-#pragma unroll
-		for (int i = 0; i < DL; i++)
-			wacc[warp][g][lane * DL + i] = acc[g][i];
-	}
-	__syncthreads();
-	const bool single = n_split == 1;
-	for (int i = tid; i < ng * hd; i += AD_THREADS) {
-		int g = i / hd, d = i % hd;
-		float M = wm[0][g];
-		for (int w = 1; w < AD_WARPS; w++)
-			M = fmaxf(M, wm[w][g]);
-		float L = 0.0f, O = 0.0f;
-		for (int w = 0; w < AD_WARPS; w++) {
-			float e = expf(wm[w][g] - M);
-			L += wl[w][g] * e;
-			O += wacc[w][g][d] * e;
-		}
-		int64_t sl = (int64_t)t * n_head + h0 + g;
-		if (single) {
-			out[(int64_t)t * ldo + (h0 + g) * hd + d] = O / L;
-		} else {
-			ws.o[(sl * ws.stride + split) * hd + d] = O;
-			if (d == 0) {
-				ws.ml[(sl * ws.stride + split) * 2] = M;
-				ws.ml[(sl * ws.stride + split) * 2 + 1] = L;
-			}
+			ws.ml[(base + c) * 2] = st.m;
+			ws.ml[(base + c) * 2 + 1] = st.l;
 		}
 	}
-	if (single)
-		return;
-
-	/* the last block of this (token, head group) merges the splits */
 	__threadfence();
 	__syncthreads();
-	int *cnt = ws.cnt + (int64_t)t * n_head + blockIdx.y;
+	int *cnt = ws.cnt + (int64_t)t * gridDim.y + blockIdx.y;
 	if (tid == 0)
-		last = atomicAdd(cnt, 1) == n_split - 1;
+		last = atomicAdd(cnt, 1) == n_chunks - 1;
 	__syncthreads();
 	if (!last)
 		return;
 	__threadfence();
-	for (int i = tid; i < ng * hd; i += AD_THREADS) {
-		int g = i / hd, d = i % hd;
-		int64_t sl = (int64_t)t * n_head + h0 + g;
-		const float *ml = ws.ml + sl * ws.stride * 2;
-		float M = -INFINITY;
-		for (int s = 0; s < n_split; s++)
-			M = fmaxf(M, __ldcg(ml + 2 * s));
-		float L = 0.0f, O = 0.0f;
-		for (int s = 0; s < n_split; s++) {
-			float e = expf(__ldcg(ml + 2 * s) - M);
-			L += __ldcg(ml + 2 * s + 1) * e;
-			O += __ldcg(ws.o + (sl * ws.stride + s) * hd + d) * e;
+	if (active) {
+		at_state<DL> run, cs;
+		for (int cc = 0; cc < n_chunks; cc++) {
+			cs.m = __ldcg(ws.ml + (base + cc) * 2);
+			cs.l = __ldcg(ws.ml + (base + cc) * 2 + 1);
+#pragma unroll
+			for (int i = 0; i < DL; i++)
+				cs.acc[i] = lane + 32 * i < hd ? __ldcg(ws.o + (base + cc) * hd + lane + 32 * i) : 0.0f;
+			at_fold(run, cs, cc == 0);
 		}
-		out[(int64_t)t * ldo + (h0 + g) * hd + d] = O / L;
+		at_write(run, a.out + (int64_t)t * a.ldo + h * hd, hd);
 	}
 	if (tid == 0)
 		*cnt = 0;
 }
 
-template <typename KT, int HD>
-static void ad_launch(dim3 grid, cudaStream_t s, float *out, int ldo, const float *q, int ldq,
-		      const struct orc_k_kv *kv, const int32_t *pos, const int32_t *slot, int n_head,
-		      float scale, ad_ws ws)
+template <typename KT, int DL>
+static void ad_launch(const orc_k_attn &a, ad_ws ws, int chunks, cudaStream_t s)
 {
-	k_attn_decode<KT, HD><<<grid, AD_THREADS, 0, s>>>(out, ldo, q, ldq, (const KT *)kv->k, (const KT *)kv->v,
-		kv->block_table, kv->bt_stride, pos, slot, n_head, kv->n_kv_head, kv->head_dim, scale, ws);
+	dim3 grid(chunks, (a.n_head + AD_HEADS - 1) / AD_HEADS, a.n_tok);
+	k_attn_decode<KT, DL><<<grid, AD_THREADS, 0, s>>>(a, ws);
 }
 
 template <typename KT>
-static cudaError_t ad_launch_t(dim3 grid, cudaStream_t s, float *out, int ldo, const float *q, int ldq,
-			       const struct orc_k_kv *kv, const int32_t *pos, const int32_t *slot,
-			       int n_head, float scale, ad_ws ws)
+static void ad_launch_t(const orc_k_attn &a, ad_ws ws, int chunks, cudaStream_t s)
 {
-	int hd = kv->head_dim;
-	if (hd <= 64)
-		ad_launch<KT, 64>(grid, s, out, ldo, q, ldq, kv, pos, slot, n_head, scale, ws);
-	else if (hd <= 128)
-		ad_launch<KT, 128>(grid, s, out, ldo, q, ldq, kv, pos, slot, n_head, scale, ws);
+	if (a.head_dim <= 32)
+		ad_launch<KT, 1>(a, ws, chunks, s);
+	else if (a.head_dim <= 64)
+		ad_launch<KT, 2>(a, ws, chunks, s);
+	else if (a.head_dim <= 128)
+		ad_launch<KT, 4>(a, ws, chunks, s);
 	else
-		ad_launch<KT, 256>(grid, s, out, ldo, q, ldq, kv, pos, slot, n_head, scale, ws);
-	return cudaGetLastError();
+		ad_launch<KT, 8>(a, ws, chunks, s);
 }
 
-extern "C" cudaError_t orc_k_attn_decode(float *out, int ldo, const float *q, int ldq,
-					 const struct orc_k_kv *kv, const int32_t *pos, const int32_t *slot,
-					 int n_tok, int n_head, float scale, int max_splits,
-					 const struct orc_k_attn_ws *w, cudaStream_t stream)
+/* Shape checks shared with the prefill kernel. */
+bool orc_k_attn_ok(const struct orc_k_attn *a)
 {
-	int hd = kv->head_dim, nkv = kv->n_kv_head;
-	if (hd <= 0 || hd > ORC_K_HEAD_DIM_MAX || hd % 2 || nkv <= 0 || n_head % nkv || n_tok < 0 ||
-	    max_splits <= 0 || !w || n_tok > w->max_tok || max_splits > w->max_splits ||
-	    ldq < n_head * hd || ldo < n_head * hd || n_tok > 65535)
+	return a->head_dim > 0 && a->head_dim <= ORC_K_HEAD_DIM_MAX && a->n_kv_head > 0 && a->n_head > 0 &&
+	       a->n_head % a->n_kv_head == 0 && a->n_tok >= 0 && a->block_size > 0 && a->bt_stride > 0 &&
+	       a->ldq >= a->n_head * a->head_dim && a->ldo >= a->n_head * a->head_dim &&
+	       a->ldkv >= (int64_t)a->n_kv_head * a->head_dim && a->max_keys > 0 &&
+	       (a->kv_type == ORC_KT_F32 || a->kv_type == ORC_KT_F16);
+}
+
+extern "C" cudaError_t orc_k_attn_decode(const struct orc_k_attn *a, const struct orc_k_attn_ws *w,
+					 cudaStream_t stream)
+{
+	if (!orc_k_attn_ok(a) || !w || a->n_tok > w->max_tok || a->max_keys > w->max_keys || a->n_tok > 65535)
 		return cudaErrorInvalidValue;
-	if (n_tok == 0)
+	if (a->n_tok == 0)
 		return cudaSuccess;
-	size_t slots = (size_t)w->max_tok * n_head;
+	size_t slots = (size_t)w->max_tok * a->n_head;
 	ad_ws ws;
+	ws.stride = ad_chunks(w->max_keys);
 	ws.cnt = (int *)w->buf;
 	ws.ml = (float *)((char *)w->buf + ad_align(slots * sizeof(int)));
-	ws.o = (float *)((char *)ws.ml + ad_align(slots * w->max_splits * 2 * sizeof(float)));
-	ws.stride = w->max_splits;
-	int G = n_head / nkv, n_hg = (G + AD_G - 1) / AD_G;
-	dim3 grid(max_splits, nkv * n_hg, n_tok);
-	if (kv->type == ORC_KT_F32)
-		return ad_launch_t<float>(grid, stream, out, ldo, q, ldq, kv, pos, slot, n_head, scale, ws);
-	if (kv->type == ORC_KT_F16)
-		return ad_launch_t<__half>(grid, stream, out, ldo, q, ldq, kv, pos, slot, n_head, scale, ws);
-	return cudaErrorInvalidValue;
+	ws.o = (float *)((char *)ws.ml + ad_align(slots * ws.stride * 2 * sizeof(float)));
+	if (a->kv_type == ORC_KT_F32)
+		ad_launch_t<float>(*a, ws, ad_chunks(a->max_keys), stream);
+	else
+		ad_launch_t<__half>(*a, ws, ad_chunks(a->max_keys), stream);
+	return cudaGetLastError();
 }

@@ -29,19 +29,37 @@ int orc_k_type_block(int type);
 /* Bytes of one row of n elements (n a multiple of the block), -1 if unsupported. */
 int64_t orc_k_row_bytes(int type, int64_t n);
 
-/* ---- embedding gather (embed.cu) ---- */
-/* out[t, :] (+)= dequant(table row ids[t]); ids on the device, checked by
- * the caller. accumulate adds instead of storing (learned positions). */
-cudaError_t orc_k_embed(float *out, int ldo, const void *table, int type, int64_t row_len,
-			const int32_t *ids, int n_tok, int accumulate, cudaStream_t stream);
+/* Once per process and device, before any launch (and outside stream
+ * capture): raises the shared-memory limits of the kernels that need it. */
+cudaError_t orc_k_init(void);
+
+/* Kernels that follow indices from device memory check them and, on a bad
+ * one, skip the work and OR a bit into *flag (when flag is not NULL). */
+#define ORC_K_BAD_INDEX 1
+
+/* ---- embedding gather, row scatter (rows.cu) ---- */
+/* out[t, :] (+)= dequant(table row ids[t]) for t < n_tok, table rows of
+ * row_len elements `table_stride` bytes apart; ids >= n_rows are flagged.
+ * accumulate adds instead of storing. */
+cudaError_t orc_k_get_rows(float *out, int ldo, const void *table, int type, int64_t row_len,
+			   int64_t table_stride, int64_t n_rows, const int32_t *ids, int n_tok,
+			   int accumulate, int *flag, cudaStream_t stream);
+/* dst row idx[i] = src row i (F32 -> F32 or F16) for i < n; idx >= n_dst flagged. */
+cudaError_t orc_k_set_rows(void *dst, int dst_type, int64_t lddst, int64_t n_dst, const float *src,
+			   int ldsrc, const int32_t *idx, int n, int row_len, int *flag,
+			   cudaStream_t stream);
 
 /* ---- normalization (norm.cu) ---- */
-/* out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, written as otype (F32/F16/BF16). */
+/* out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, written as otype (F32/F16/BF16).
+ * out may alias x. */
 cudaError_t orc_k_rmsnorm(void *out, int otype, int ldo, const float *x, int ldx, const float *w,
 			  int n_rows, int dim, float eps, cudaStream_t stream);
 /* out[r] = (x[r] - mean) / sqrt(var + eps) * w + b (b may be NULL). */
 cudaError_t orc_k_layernorm(void *out, int otype, int ldo, const float *x, int ldx, const float *w,
 			    const float *b, int n_rows, int dim, float eps, cudaStream_t stream);
+/* Row-wise softmax; out may alias x. */
+cudaError_t orc_k_softmax(float *out, int ldo, const float *x, int ldx, int n_rows, int dim,
+			  cudaStream_t stream);
 
 /* ---- rotary position embedding (rope.cu) ---- */
 struct orc_k_rope {
@@ -50,58 +68,50 @@ struct orc_k_rope {
 	float theta;      /* frequency base */
 };
 /* In place on x [n_tok, ldx]: n_heads heads of head_dim at the row start;
- * token t rotated by angle pos[t] * theta^(-2i/n_rot). */
+ * pair i of token t turns by pos[t] * theta^(-2i/n_rot), evaluated in double
+ * and rounded to float as cos and sin. */
 cudaError_t orc_k_rope(float *x, int ldx, const int32_t *pos, int n_tok, int n_heads, int head_dim,
 		       const struct orc_k_rope *rope, cudaStream_t stream);
 
-/* ---- paged KV cache ---- */
-#define ORC_KV_BLOCK 32   /* tokens per page */
-/* One layer's cache. Page p of K holds [n_kv_head][ORC_KV_BLOCK][head_dim]
- * elements of `type` (F32 or F16); V likewise. Sequence slot s stores
- * position j in page block_table[s * bt_stride + j / ORC_KV_BLOCK]. */
-struct orc_k_kv {
-	void *k, *v;
-	int type;
-	const int32_t *block_table;
-	int bt_stride;
-	int n_kv_head, head_dim;
-};
-/* qkv [n_tok, ldqkv] = q (n_head*hd) | k (n_kv*hd) | v (n_kv*hd). Adds bias
- * [(n_head + 2 n_kv) * hd] when given, applies RoPE to q and k, writes q to
- * q_out [n_tok, n_head*hd] and k, v into the cache at (slot[t], pos[t]). */
-cudaError_t orc_k_rope_store(const float *qkv, int ldqkv, const float *bias, float *q_out,
-			     const struct orc_k_kv *kv, const int32_t *pos, const int32_t *slot,
-			     int n_tok, int n_head, const struct orc_k_rope *rope, cudaStream_t stream);
-
-/* ---- attention (attn_prefill.cu, attn_decode.cu) ---- */
+/* ---- attention over the paged KV cache (attn_decode.cu, attn_prefill.cu) ----
+ * Token t (sequence row seq[t] of block_table, position pos[t]) attends
+ * causally to positions 0..pos[t] of its sequence; position p lives in
+ * cache row block_table[seq][p / block_size] * block_size + p % block_size,
+ * head kvh at column kvh * head_dim. Both kernels compute each (token,
+ * head) by one canonical sequence of operations: keys in tiles of 32 with
+ * an online softmax, tiles grouped in chunks of ORC_K_ATTN_CHUNK keys whose
+ * partial results are folded in order. So a token's output is bit-identical
+ * whichever kernel ran it and whatever else was in the batch. */
 #define ORC_K_HEAD_DIM_MAX 256
-/* Prefill of one sequence chunk: q [n_tok, ldq] (n_head heads, after RoPE)
- * for positions pos0 .. pos0+n_tok-1 of sequence `slot`, whose K/V
- * (positions 0 .. pos0+n_tok-1) are in the cache. Causal, grouped-query.
- * out [n_tok, ldo] as otype. Tiled with an online softmax. */
-cudaError_t orc_k_attn_prefill(void *out, int otype, int ldo, const float *q, int ldq,
-			       const struct orc_k_kv *kv, int slot, int pos0, int n_tok, int n_head,
-			       float scale, cudaStream_t stream);
-
-/* Decode: token t (sequence slot[t], position pos[t]) attends over
- * positions 0..pos[t]. Keys are split in chunks of ORC_K_ATTN_SPLIT; the
- * chunk count depends on pos[t] only, so results never depend on the batch.
- * max_splits bounds the chunks of every token of this call (grid size; a
- * graph captured with a bound stays valid while positions fit it). */
-#define ORC_K_ATTN_SPLIT 256
-/* Scratch of the split combine, allocated by the caller for at most
- * max_tok tokens and max_splits chunks, zeroed once (the kernel leaves its
- * counters at zero again). */
+#define ORC_K_ATTN_CHUNK 256
+struct orc_k_attn {
+	const float *q; int ldq;            /* [n_tok, ldq], head h at h * head_dim */
+	const void *k, *v; int kv_type;     /* cache rows, F32 or F16 */
+	int64_t ldkv;                       /* elements from one cache row to the next */
+	int64_t n_rows;                     /* cache rows (for index checks) */
+	const int32_t *pos, *seq;           /* [n_tok] */
+	const int32_t *block_table;         /* [n_seq, bt_stride] */
+	int bt_stride, n_seq, block_size;
+	int n_tok, n_head, n_kv_head, head_dim;
+	float scale;
+	float *out; int ldo;                /* [n_tok, ldo] */
+	int max_keys;                       /* bound on pos[t] + 1 (decode grid size) */
+	int *flag;                          /* bad indices, or NULL */
+};
+/* Scratch of the decode kernel's chunk fold, for at most max_tok tokens
+ * and max_keys keys: orc_k_attn_ws_bytes() bytes, zeroed once (the kernel
+ * leaves its counters at zero again). */
 struct orc_k_attn_ws {
 	void *buf;
-	int max_tok, max_splits;
+	int max_tok, max_keys;
 };
-size_t orc_k_attn_decode_ws_bytes(int max_tok, int n_head, int head_dim, int max_splits);
-/* out [n_tok, ldo] F32 */
-cudaError_t orc_k_attn_decode(float *out, int ldo, const float *q, int ldq,
-			      const struct orc_k_kv *kv, const int32_t *pos, const int32_t *slot,
-			      int n_tok, int n_head, float scale, int max_splits,
-			      const struct orc_k_attn_ws *ws, cudaStream_t stream);
+size_t orc_k_attn_ws_bytes(int max_tok, int n_head, int head_dim, int max_keys);
+/* Chunks in parallel, one block per (chunk, 4 heads, token): for few tokens. */
+cudaError_t orc_k_attn_decode(const struct orc_k_attn *a, const struct orc_k_attn_ws *ws,
+			      cudaStream_t stream);
+/* Query tiles of 16 tokens sharing K/V tiles in shared memory when they are
+ * consecutive positions of one sequence: for prompts. */
+cudaError_t orc_k_attn_prefill(const struct orc_k_attn *a, cudaStream_t stream);
 
 /* ---- matrix-vector products for decode (gemv.cu) ---- */
 enum orc_k_act { ORC_K_ACT_NONE = 0, ORC_K_ACT_GELU = 1, ORC_K_ACT_SWIGLU = 2 };
@@ -123,15 +133,15 @@ struct orc_k_gemv {
 cudaError_t orc_k_gemv(const struct orc_k_gemv *a, cudaStream_t stream);
 
 /* ---- elementwise (ew.cu) ---- */
-/* out[r, c] = act(x[r, c] + bias[c]) (bias may be NULL; act NONE or GELU). */
+/* out[r, c] = act(x[r, c] + bias[c]) (bias may be NULL; act NONE or GELU); out may alias x. */
 cudaError_t orc_k_bias_act(void *out, int otype, int ldo, const float *x, int ldx, const float *bias,
 			   int act, int n_rows, int n_cols, cudaStream_t stream);
-/* out[r, j] = silu(gu[r, j]) * gu[r, n + j] for j < n. */
-cudaError_t orc_k_swiglu(void *out, int otype, int ldo, const float *gu, int ldgu, int n_rows, int n,
-			 cudaStream_t stream);
-/* y[r, c] += x[r, c] */
-cudaError_t orc_k_add(float *y, int ldy, const float *x, int ldx, int n_rows, int n_cols,
-		      cudaStream_t stream);
+/* out[r, j] = silu(gate[r, j]) * up[r, j]; out may alias gate or up. */
+cudaError_t orc_k_swiglu(void *out, int otype, int ldo, const float *gate, int ldg, const float *up,
+			 int ldu, int n_rows, int n, cudaStream_t stream);
+/* out = a + b over [n_rows, n_cols]; out may alias a or b. */
+cudaError_t orc_k_add(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int n_rows,
+		      int n_cols, cudaStream_t stream);
 
 /* ---- type conversion (convert.cu) ---- */
 /* Dequantize or convert n_rows rows of row_len elements of wtype into otype

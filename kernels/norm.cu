@@ -1,6 +1,9 @@
-/* norm.cu -- RMSNorm and LayerNorm over rows of F32 activations, with the
- * weight (and bias) applied and the result written as F32, F16 or BF16
- * (the latter feed cuBLAS GEMMs directly). One block per row. */
+/* norm.cu -- row normalizations over F32 activations: RMSNorm and LayerNorm
+ * with the weight (and bias) applied, written as F32, F16 or BF16 (the
+ * latter feed tensor-core GEMMs directly), and softmax. One block per row;
+ * every reduction runs in an order fixed by the row length alone. */
+#include <math.h>
+
 #include "kcommon.cuh"
 
 #define NORM_THREADS 256
@@ -62,5 +65,39 @@ extern "C" cudaError_t orc_k_layernorm(void *out, int otype, int ldo, const floa
 	if (n_rows == 0)
 		return cudaSuccess;
 	K_DISPATCH_OT(otype, k_layernorm, n_rows, NORM_THREADS, 0, stream, out, ldo, x, ldx, w, b, dim, eps);
+	return cudaGetLastError();
+}
+
+__global__ void k_softmax(float *out, int ldo, const float *x, int ldx, int dim)
+{
+	__shared__ float red[32];
+	const float *xr = x + (int64_t)blockIdx.x * ldx;
+	float *o = out + (int64_t)blockIdx.x * ldo;
+	float m = -INFINITY;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x)
+		m = fmaxf(m, xr[i]);
+	m = k_warp_max(m);
+	__syncthreads();
+	if ((threadIdx.x & 31) == 0)
+		red[threadIdx.x >> 5] = m;
+	__syncthreads();
+	m = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : -INFINITY;
+	m = k_warp_max(m);
+	float s = 0.0f;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x)
+		s += expf(xr[i] - m);
+	s = k_block_sum(s, red);
+	for (int i = threadIdx.x; i < dim; i += blockDim.x)
+		o[i] = expf(xr[i] - m) / s;
+}
+
+extern "C" cudaError_t orc_k_softmax(float *out, int ldo, const float *x, int ldx, int n_rows, int dim,
+				     cudaStream_t stream)
+{
+	if (n_rows < 0 || dim <= 0 || ldx < dim || ldo < dim)
+		return cudaErrorInvalidValue;
+	if (n_rows == 0)
+		return cudaSuccess;
+	k_softmax<<<n_rows, NORM_THREADS, 0, stream>>>(out, ldo, x, ldx, dim);
 	return cudaGetLastError();
 }
