@@ -11,6 +11,7 @@
 #include "orcctl.h"
 
 const struct orcctl_cmd orcctl_cmds[] = {
+	{ "generate", "generate text from a GGUF file (local mode, no daemon)", cmd_generate },
 
 	{ NULL, NULL, NULL },
 };

@@ -28,5 +28,7 @@ struct orcctl_cmd {
 /* The table, in orcctl.c; NULL-terminated. */
 extern const struct orcctl_cmd orcctl_cmds[];
 
+int cmd_generate(int argc, char **argv, const struct orcctl_global *g);
+
 
 #endif

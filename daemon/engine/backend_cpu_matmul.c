@@ -83,6 +83,25 @@ static void panel_chunk(const struct mm_job *j, struct cpu_scratch *s, uint32_t 
 	}
 }
 
+/* Decode: the whole reduction straight from the stored rows, when the kernel
+ * set can (same lane sums as through scratch). Rows past the end of the
+ * matrix repeat row r0; their sums are not used. */
+static bool direct_panel(const struct mm_job *j, uint32_t r0, uint32_t nr, uint32_t t0, uint32_t nt,
+			 float *acc)
+{
+	const struct orc_tensor *w = j->w;
+	const uint8_t *rows[ORC_CPU_MR];
+	const float *xp[3];
+
+	if (!j->c->kern->mm_direct)
+		return false;
+	for (uint32_t r = 0; r < ORC_CPU_MR; r++)
+		rows[r] = tdata(w) + (uint64_t)(r0 + (r < nr ? r : 0)) * w->nb1;
+	for (uint32_t t = 0; t < nt; t++)
+		xp[t] = trow(j->x, t0 + t);
+	return j->c->kern->mm_direct(w->type, rows, xp, nt, 0, w->ne0, acc);
+}
+
 /* Outputs [t0, t0 + nt) x panel p: the whole reduction over k, then the
  * tail (k % 8 elements, in the last chunk) and the bias. */
 static void mm_panel(const struct mm_job *j, struct cpu_scratch *s, uint32_t p, uint32_t t0,
@@ -94,6 +113,8 @@ static void mm_panel(const struct mm_job *j, struct cpu_scratch *s, uint32_t p, 
 	uint32_t c0 = 0, cn = 0;
 
 	memset(s->acc, 0, sizeof(float) * nt * ORC_CPU_MR * 8);
+	if (nt <= 3 && k % 8 == 0 && direct_panel(j, r0, nr, t0, nt, s->acc))
+		goto finish;
 	for (c0 = 0; c0 < k; c0 += CPU_CHUNK) {
 		cn = k - c0 < CPU_CHUNK ? k - c0 : CPU_CHUNK;
 		panel_chunk(j, s, r0, nr, c0, cn, wp);
@@ -101,6 +122,7 @@ static void mm_panel(const struct mm_job *j, struct cpu_scratch *s, uint32_t p, 
 			xp[t] = trow(j->x, t0 + t) + c0;
 		j->c->kern->mm_chunk(wp, xp, nt, cn & ~7u, s->acc);
 	}
+finish:
 	for (uint32_t t = 0; t < nt; t++) {
 		float *o = trow(j->out, t0 + t);
 		for (uint32_t r = 0; r < nr; r++) {

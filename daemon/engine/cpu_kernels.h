@@ -10,6 +10,7 @@
 #ifndef ORC_CPU_KERNELS_H
 #define ORC_CPU_KERNELS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "quant.h"
@@ -26,6 +27,12 @@ struct orc_cpu_kern {
 	 * w[r] . x[t] over n elements (a multiple of 8), t < n_tok, r < ORC_CPU_MR. */
 	void (*mm_chunk)(const float *const w[ORC_CPU_MR], const float *const *x, uint32_t n_tok,
 			 uint32_t n, float *acc);
+	/* OPTIONAL (NULL in the portable set): the same lane sums as mm_chunk
+	 * over elements [i0, i0 + n) (multiples of 8 and of the block) of the
+	 * stored rows, dequantized in registers instead of through scratch, for
+	 * n_tok <= 3 (decode). Returns false for a type it does not handle. */
+	bool (*mm_direct)(enum orc_type type, const uint8_t *const rows[ORC_CPU_MR],
+			  const float *const *x, uint32_t n_tok, uint32_t i0, uint32_t n, float *acc);
 	/* The canonical dot product of a and b. */
 	float (*dot)(const float *a, const float *b, uint32_t n);
 	/* y[i] = y[i] + a * x[i] (FMA in the AVX2 set). */

@@ -159,6 +159,101 @@ static void avx2_mm_chunk(const float *const w[ORC_CPU_MR], const float *const *
 		mm_tile1(w, x + t, n, acc + (size_t)t * ORC_CPU_MR * 8);
 }
 
+/* ---- matmul panel straight from the stored rows (decode) ----
+ * Each loader returns weights [j, j + 8) of a row as F32, the same values
+ * the *_row dequantizers above store. */
+
+static ALWAYS_INLINE __m256 w8_f16(const uint8_t *row, uint32_t j)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * (size_t)j)));
+}
+
+static ALWAYS_INLINE __m256 w8_bf16(const uint8_t *row, uint32_t j)
+{
+	__m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * (size_t)j)));
+	return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+static ALWAYS_INLINE float block_scale(const uint8_t *b)
+{
+	uint16_t h;
+	memcpy(&h, b, 2);
+	return _cvtsh_ss(h);
+}
+
+static ALWAYS_INLINE __m256 w8_q8_0(const uint8_t *row, uint32_t j)
+{
+	const uint8_t *b = row + (size_t)(j / 32) * sizeof(struct q8_0_block);
+	__m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(b + 2 + j % 32));
+	return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_set1_ps(block_scale(b)));
+}
+
+static ALWAYS_INLINE __m256 w8_q4_0(const uint8_t *row, uint32_t j)
+{
+	const uint8_t *b = row + (size_t)(j / 32) * sizeof(struct q4_0_block);
+	__m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(b + 2 + j % 16));
+	if (j % 32 >= 16)
+		q = _mm_srli_epi16(q, 4);
+	q = _mm_sub_epi8(_mm_and_si128(q, _mm_set1_epi8(0x0F)), _mm_set1_epi8(8));
+	return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_set1_ps(block_scale(b)));
+}
+
+typedef __m256 (*w8_fn)(const uint8_t *row, uint32_t j);
+
+static ALWAYS_INLINE void direct_tile(w8_fn ld, const uint8_t *const rows[ORC_CPU_MR],
+				      const float *const *x, uint32_t i0, uint32_t n, float *acc,
+				      const int T)
+{
+	__m256 a[3][ORC_CPU_MR];
+
+	for (int t = 0; t < T; t++)
+		for (int r = 0; r < ORC_CPU_MR; r++)
+			a[t][r] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	for (uint32_t j = 0; j < n; j += 8) {
+		__m256 w0 = ld(rows[0], i0 + j), w1 = ld(rows[1], i0 + j);
+		__m256 w2 = ld(rows[2], i0 + j), w3 = ld(rows[3], i0 + j);
+		for (int t = 0; t < T; t++) {
+			__m256 xv = _mm256_loadu_ps(x[t] + j);
+			a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);
+			a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);
+			a[t][2] = _mm256_fmadd_ps(w2, xv, a[t][2]);
+			a[t][3] = _mm256_fmadd_ps(w3, xv, a[t][3]);
+		}
+	}
+	for (int t = 0; t < T; t++)
+		for (int r = 0; r < ORC_CPU_MR; r++)
+			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, a[t][r]);
+}
+
+#define DIRECT(NAME, LD)                                                                    \
+	static void NAME(const uint8_t *const rows[ORC_CPU_MR], const float *const *x,      \
+			 uint32_t n_tok, uint32_t i0, uint32_t n, float *acc)               \
+	{                                                                                   \
+		if (n_tok == 1)                                                             \
+			direct_tile(LD, rows, x, i0, n, acc, 1);                            \
+		else if (n_tok == 2)                                                        \
+			direct_tile(LD, rows, x, i0, n, acc, 2);                            \
+		else                                                                        \
+			direct_tile(LD, rows, x, i0, n, acc, 3);                            \
+	}
+
+DIRECT(direct_f16, w8_f16)
+DIRECT(direct_bf16, w8_bf16)
+DIRECT(direct_q8_0, w8_q8_0)
+DIRECT(direct_q4_0, w8_q4_0)
+
+static bool avx2_mm_direct(enum orc_type type, const uint8_t *const rows[ORC_CPU_MR],
+			   const float *const *x, uint32_t n_tok, uint32_t i0, uint32_t n, float *acc)
+{
+	switch (type) {
+	case ORC_TYPE_F16: direct_f16(rows, x, n_tok, i0, n, acc); return true;
+	case ORC_TYPE_BF16: direct_bf16(rows, x, n_tok, i0, n, acc); return true;
+	case ORC_TYPE_Q8_0: direct_q8_0(rows, x, n_tok, i0, n, acc); return true;
+	case ORC_TYPE_Q4_0: direct_q4_0(rows, x, n_tok, i0, n, acc); return true;
+	default: return false;
+	}
+}
+
 static float avx2_dot(const float *a, const float *b, uint32_t n)
 {
 	__m256 acc = _mm256_setzero_ps();
@@ -189,6 +284,7 @@ const struct orc_cpu_kern orc_cpu_kern_avx2 = {
 	.name = "avx2",
 	.dequant = avx2_dequant,
 	.mm_chunk = avx2_mm_chunk,
+	.mm_direct = avx2_mm_direct,
 	.dot = avx2_dot,
 	.axpy = avx2_axpy,
 };
