@@ -12,5 +12,19 @@ tests_check_cuda_kernels_SOURCES = tests/check_cuda_kernels.c tests/cudatest.c t
 tests_check_cuda_kernels_CFLAGS = $(TEST_CFLAGS) $(CUDA_CFLAGS)
 tests_check_cuda_kernels_LDADD = kernels/liborckernels.a $(TEST_LDADD) $(CUDA_LIBS)
 TESTS += tests/check_cuda_kernels
+
+check_PROGRAMS += tests/check_cuda_ops
+tests_check_cuda_ops_SOURCES = tests/check_cuda_ops.c tests/cudatest.c tests/cudatest.h
+tests_check_cuda_ops_CFLAGS = $(TEST_CFLAGS) $(CUDA_CFLAGS)
+tests_check_cuda_ops_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(CUDA_LIBS) -lm
+TESTS += tests/check_cuda_ops
+
+check_PROGRAMS += tests/check_cuda_engine
+tests_check_cuda_engine_SOURCES = tests/check_cuda_engine.c tests/cudatest.c tests/cudatest.h \
+	tests/jsonr.c tests/jsonr.h
+tests_check_cuda_engine_CFLAGS = $(TEST_CFLAGS) $(CUDA_CFLAGS)
+tests_check_cuda_engine_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(CUDA_LIBS) \
+	$(UNISTRING_LIBS) -lm
+TESTS += tests/check_cuda_engine
 endif
 EXTRA_DIST += tests/cudatest.h
