@@ -47,6 +47,10 @@ extern "C" cudaError_t orc_k_get_rows(float *out, int ldo, const void *table, in
 	int64_t rb = orc_k_row_bytes(type, row_len);
 	if (rb < 0 || table_stride < rb || n_tok < 0 || n_tok > 65535 * 1024 || ldo < row_len)
 		return cudaErrorInvalidValue;
+	/* elements are read at their natural alignment (quant blocks: 2 bytes) */
+	int align = type == ORC_KT_F32 ? 4 : 2;
+	if (table_stride % align || (uintptr_t)table % align)
+		return cudaErrorInvalidValue;
 	if (n_tok == 0 || row_len == 0)
 		return cudaSuccess;
 	dim3 grid(n_tok, k_cdiv(row_len, 256));

@@ -60,7 +60,7 @@ START_TEST(test_get_rows)
 		int type = all_types[ti];
 		int64_t len = orc_k_type_block(type) == 256 ? 512 : orc_k_type_block(type) == 32 ? 96 : 77;
 		int n_rows = 13, n_tok = 7, ldo = (int)len + 3;
-		size_t bytes, rb = ct_row_bytes(type, len), stride = rb + 6;
+		size_t bytes, rb = ct_row_bytes(type, len), stride = rb + 8;
 		void *tab0 = ct_rand_weights(type, n_rows, len, 1.0f, &bytes);
 		uint8_t *tab = calloc((size_t)n_rows, stride);  /* rows padded apart */
 		for (int r = 0; r < n_rows; r++)

@@ -27,4 +27,4 @@ tests_check_cuda_engine_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD
 	$(UNISTRING_LIBS) -lm
 TESTS += tests/check_cuda_engine
 endif
-EXTRA_DIST += tests/cudatest.h
+EXTRA_DIST += tests/cudatest.h tests/bench/hf_side_by_side.py
