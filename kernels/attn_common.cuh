@@ -65,6 +65,39 @@ __device__ __forceinline__ float at_score(const float *q, int hd, KF kval)
 	return s;
 }
 
+/* at_score over a cache row, with 16-byte (F32) or 8-byte (F16) loads when
+ * aligned: the same fma chain, fewer load instructions. */
+__device__ __forceinline__ float at_score_vec(const float *q, int hd, const float *kr)
+{
+	if ((hd & 3) || ((uintptr_t)kr & 15))
+		return at_score(q, hd, [&](int d) { return kr[d]; });
+	float s = 0.0f;
+	for (int d = 0; d < hd; d += 4) {
+		float4 k4 = *(const float4 *)(kr + d);
+		s = fmaf(q[d], k4.x, s);
+		s = fmaf(q[d + 1], k4.y, s);
+		s = fmaf(q[d + 2], k4.z, s);
+		s = fmaf(q[d + 3], k4.w, s);
+	}
+	return s;
+}
+
+__device__ __forceinline__ float at_score_vec(const float *q, int hd, const __half *kr)
+{
+	if ((hd & 3) || ((uintptr_t)kr & 7))
+		return at_score(q, hd, [&](int d) { return at_ld(kr + d); });
+	float s = 0.0f;
+	for (int d = 0; d < hd; d += 4) {
+		uint2 u = *(const uint2 *)(kr + d);
+		float2 a = __half22float2(*(const __half2 *)&u.x), b = __half22float2(*(const __half2 *)&u.y);
+		s = fmaf(q[d], a.x, s);
+		s = fmaf(q[d + 1], a.y, s);
+		s = fmaf(q[d + 2], b.x, s);
+		s = fmaf(q[d + 3], b.y, s);
+	}
+	return s;
+}
+
 /* One tile: lane j < nv holds score s of key j; vrow(j) (called by every
  * lane alike) points at V row j's head, read as at_ld(ptr + d). */
 template <int DL, typename VF>
@@ -130,7 +163,9 @@ __device__ __forceinline__ void at_tile_global(const orc_k_attn &a, const int32_
 	const KT *K = (const KT *)a.k, *V = (const KT *)a.v;
 	int64_t row = lane < nv ? at_row(a, bt, p0 + lane) : 0;
 	const KT *kr = K + row * a.ldkv + (int64_t)kvh * hd;
-	float s = lane < nv ? at_score(q, hd, [&](int d) { return at_ld(kr + d); }) : 0.0f;
+	float s = 0.0f;
+	if (lane < nv)
+		s = at_score_vec(q, hd, kr);
 	at_update<DL>(st, s, nv, hd, [&](int j) {
 		int64_t rj = __shfl_sync(0xffffffffu, row, j);
 		return V + rj * a.ldkv + (int64_t)kvh * hd;

@@ -13,15 +13,22 @@
 #define GEMV_THREADS 128
 #define GEMV_WARPS (GEMV_THREADS / 32)
 
-struct gemv_p {
-	const uint8_t *w;
-	int64_t row_bytes;
-	int K, N, n_out;       /* n_out = N, or N/2 for SwiGLU */
-	const float *x;
-	int ldx, ncols, n_groups, xvec;
+struct gemv_seg {
+	const uint8_t *w, *w2;  /* w2: SwiGLU's up rows, or NULL */
+	int N, n_out, nblk;     /* rows, outputs, blocks of this segment */
+	const float *bias, *bias2;
 	float *y;
 	int ldy;
-	const float *bias, *norm_w;
+};
+
+struct gemv_p {
+	gemv_seg seg[3];
+	int n_seg;
+	int64_t row_bytes;
+	int K;
+	const float *x;
+	int ldx, ncols, n_groups, xvec;
+	const float *norm_w;
 	float eps;
 	int act, accumulate;
 };
@@ -52,7 +59,7 @@ __device__ __forceinline__ void load_x8(const gemv_p &p, int col0, int nc, int k
 		if (p.norm_w) {
 #pragma unroll
 			for (int e = 0; e < 8; e++)
-				xv[c][e] = xv[c][e] * scale[c] * p.norm_w[k0 + e];
+				xv[c][e] = __fmul_rn(__fmul_rn(xv[c][e], scale[c]), p.norm_w[k0 + e]);
 		}
 	}
 }
@@ -173,8 +180,9 @@ __device__ __forceinline__ float welem(const uint8_t *row, int k)
 	return k_bf2f(((const uint16_t *)row)[k]);
 }
 
-/* grid: (output-unit blocks x column groups), group fastest; block 128.
- * RB rows per block: consecutive rows, or (j, j + N/2) for SwiGLU. */
+/* grid: (output-unit blocks of every segment x column groups), group
+ * fastest; block 128. RB rows per block: consecutive rows, or the gate and
+ * up rows of one output for SwiGLU. */
 template <int T, int NC, int RB>
 __global__ void __launch_bounds__(GEMV_THREADS) k_gemv(gemv_p p)
 {
@@ -182,28 +190,31 @@ __global__ void __launch_bounds__(GEMV_THREADS) k_gemv(gemv_p p)
 	__shared__ float scale[NC];
 	__shared__ float part[GEMV_WARPS][RB][NC];
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-	const int group = blockIdx.x % p.n_groups, ublk = blockIdx.x / p.n_groups;
+	const int group = blockIdx.x % p.n_groups;
 	const int col0 = group * NC, nc = min(NC, p.ncols - col0);
 	const bool glu = p.act == ORC_K_ACT_SWIGLU;
+	int ublk = blockIdx.x / p.n_groups, si = 0;
+	while (si + 1 < p.n_seg && ublk >= p.seg[si].nblk) {
+		ublk -= p.seg[si].nblk;
+		si++;
+	}
+	const gemv_seg sg = p.seg[si];
+	const uint8_t *wr[RB];
 	int rows[RB];
 	bool live[RB];
 
 #pragma unroll
 	for (int r = 0; r < RB; r++) {
-		rows[r] = glu ? ublk + r * (p.N / 2) : ublk * RB + r;
-		live[r] = glu ? ublk < p.n_out : rows[r] < p.N;
+		const bool two = glu && sg.w2 && r == 1;
+		rows[r] = glu ? (sg.w2 ? ublk : ublk + r * (sg.N / 2)) : ublk * RB + r;
+		live[r] = glu ? ublk < sg.n_out : rows[r] < sg.N;
+		wr[r] = (two ? sg.w2 : sg.w) + (int64_t)rows[r] * p.row_bytes;
 	}
 	if (p.norm_w) {
-		for (int c = 0; c < NC; c++) {
-			float ss = 0.0f;
-			if (c < nc) {
-				const float *xc = p.x + (int64_t)(col0 + c) * p.ldx;
-				for (int k = tid; k < p.K; k += GEMV_THREADS)
-					ss += xc[k] * xc[k];
-			}
-			ss = k_block_sum(ss, red);
+		for (int c = 0; c < nc; c++) {
+			float sc = k_rms_scale(p.x + (int64_t)(col0 + c) * p.ldx, p.K, p.eps, red);
 			if (tid == 0)
-				scale[c] = rsqrtf(ss / (float)p.K + p.eps);
+				scale[c] = sc;
 		}
 		__syncthreads();
 	}
@@ -222,13 +233,13 @@ __global__ void __launch_bounds__(GEMV_THREADS) k_gemv(gemv_p p)
 			for (int c = 0; c < NC; c++) {
 				xs[c] = c < nc ? p.x[(int64_t)(col0 + c) * p.ldx + k] : 0.0f;
 				if (p.norm_w)
-					xs[c] = xs[c] * scale[c] * p.norm_w[k];
+					xs[c] = __fmul_rn(__fmul_rn(xs[c], scale[c]), p.norm_w[k]);
 			}
 #pragma unroll
 			for (int r = 0; r < RB; r++) {
 				if (!live[r])
 					continue;
-				float w = welem<T>(p.w + rows[r] * p.row_bytes, k);
+				float w = welem<T>(wr[r], k);
 #pragma unroll
 				for (int c = 0; c < NC; c++)
 					acc[r][c] = fmaf(w, xs[c], acc[r][c]);
@@ -242,7 +253,7 @@ __global__ void __launch_bounds__(GEMV_THREADS) k_gemv(gemv_p p)
 #pragma unroll
 			for (int r = 0; r < RB; r++)
 				if (live[r])
-					unit<T, NC>(p.w + rows[r] * p.row_bytes, u, xv, acc[r]);
+					unit<T, NC>(wr[r], u, xv, acc[r]);
 		}
 	}
 
@@ -267,8 +278,9 @@ __global__ void __launch_bounds__(GEMV_THREADS) k_gemv(gemv_p p)
 #pragma unroll
 		for (int w = 1; w < GEMV_WARPS; w++)
 			v[i] += part[w][i][c];
-		if (p.bias && live[i])
-			v[i] += p.bias[rows[i]];
+		const float *b = glu && sg.w2 && i == 1 ? sg.bias2 : sg.bias;
+		if (b && live[i])
+			v[i] += b[rows[i]];
 	}
 	float out;
 	int oi;
@@ -285,7 +297,7 @@ __global__ void __launch_bounds__(GEMV_THREADS) k_gemv(gemv_p p)
 			out = k_gelu(out);
 		oi = rows[r];
 	}
-	float *yp = p.y + (int64_t)(col0 + c) * p.ldy + oi;
+	float *yp = sg.y + (int64_t)(col0 + c) * sg.ldy + oi;
 	*yp = p.accumulate ? *yp + out : out;
 }
 
@@ -294,9 +306,13 @@ template <int T, int NC, int RB>
 static void launch(const gemv_p &p0, cudaStream_t s)
 {
 	gemv_p p = p0;
-	int nblk = p.act == ORC_K_ACT_SWIGLU ? p.n_out : (p.N + RB - 1) / RB;
+	unsigned nblk = 0;
+	for (int i = 0; i < p.n_seg; i++) {
+		p.seg[i].nblk = p.act == ORC_K_ACT_SWIGLU ? p.seg[i].n_out : (p.seg[i].N + RB - 1) / RB;
+		nblk += (unsigned)p.seg[i].nblk;
+	}
 	p.n_groups = (p.ncols + NC - 1) / NC;
-	k_gemv<T, NC, RB><<<(unsigned)nblk * p.n_groups, GEMV_THREADS, 0, s>>>(p);
+	k_gemv<T, NC, RB><<<nblk * (unsigned)p.n_groups, GEMV_THREADS, 0, s>>>(p);
 }
 
 template <int T>
@@ -311,42 +327,59 @@ static void launch_t(const gemv_p &p, cudaStream_t s)
 		launch<T, 2, 2>(p, s);
 	else if (glu)
 		launch<T, 1, 2>(p, s);
+	else if (p.seg[0].N >= 4096)
+		launch<T, 1, 4>(p, s);   /* fewer, larger blocks for the big ones (logits) */
 	else
 		launch<T, 1, 1>(p, s);
 }
 
-extern "C" cudaError_t orc_k_gemv(const struct orc_k_gemv *a, cudaStream_t stream)
+/* Check one product and fill its segment; the shared fields come from a[0]. */
+static bool seg_of(const struct orc_k_gemv *a, const struct orc_k_gemv *a0, gemv_seg *sg)
 {
 	int blk = orc_k_type_block(a->wtype);
 	bool glu = a->act == ORC_K_ACT_SWIGLU;
 	if (blk == 0 || a->K <= 0 || a->N <= 0 || a->K % blk || a->ncols < 0 || a->ldx < a->K ||
-	    (glu && a->N % 2) || a->act < ORC_K_ACT_NONE || a->act > ORC_K_ACT_SWIGLU)
-		return cudaErrorInvalidValue;
-	if (blk > 1 && a->K % 8)
-		return cudaErrorInvalidValue;
+	    (glu && !a->w2 && a->N % 2) || a->act < ORC_K_ACT_NONE || a->act > ORC_K_ACT_SWIGLU ||
+	    (blk > 1 && a->K % 8) || (a->w2 && !glu))
+		return false;
+	if (a != a0 && (a->wtype != a0->wtype || a->K != a0->K || a->x != a0->x || a->ldx != a0->ldx ||
+			a->ncols != a0->ncols || a->norm_w != a0->norm_w || a->act != a0->act ||
+			a->accumulate != a0->accumulate || a->norm_eps != a0->norm_eps))
+		return false;
+	/* the vector path reads 16-byte units of F32/F16/BF16 rows, 8-byte ones of Q4_K */
+	if (a->wtype != ORC_KT_Q8_0 && a->wtype != ORC_KT_Q4_0 && a->wtype != ORC_KT_Q6_K &&
+	    ((uintptr_t)a->w % 16 || (uintptr_t)a->w2 % 16))
+		return false;
+	sg->w = (const uint8_t *)a->w;
+	sg->w2 = (const uint8_t *)a->w2;
+	sg->N = a->N;
+	sg->n_out = glu && !a->w2 ? a->N / 2 : a->N;
+	sg->bias = a->bias;
+	sg->bias2 = a->bias2;
+	sg->y = a->y;
+	sg->ldy = a->ldy;
+	return a->ldy >= sg->n_out;
+}
+
+extern "C" cudaError_t orc_k_gemv_multi(const struct orc_k_gemv *a, int n, cudaStream_t stream)
+{
 	gemv_p p;
-	p.w = (const uint8_t *)a->w;
+	if (n < 1 || n > 3 || (n > 1 && a[0].act != ORC_K_ACT_NONE))
+		return cudaErrorInvalidValue;
+	for (int i = 0; i < n; i++)
+		if (!seg_of(&a[i], &a[0], &p.seg[i]))
+			return cudaErrorInvalidValue;
+	p.n_seg = n;
 	p.row_bytes = orc_k_row_bytes(a->wtype, a->K);
 	p.K = a->K;
-	p.N = a->N;
-	p.n_out = glu ? a->N / 2 : a->N;
-	if (a->ldy < p.n_out)
-		return cudaErrorInvalidValue;
 	p.x = a->x;
 	p.ldx = a->ldx;
 	p.ncols = a->ncols;
 	p.xvec = (a->ldx % 4 == 0) && ((uintptr_t)a->x % 16 == 0);
-	p.y = a->y;
-	p.ldy = a->ldy;
-	p.bias = a->bias;
 	p.norm_w = a->norm_w;
 	p.eps = a->norm_eps;
 	p.act = a->act;
 	p.accumulate = a->accumulate;
-	/* the vector path reads 16-byte units of the rows */
-	if ((uintptr_t)p.w % 16 && a->wtype != ORC_KT_Q8_0 && a->wtype != ORC_KT_Q4_0 &&
-	    a->wtype != ORC_KT_Q6_K)
-		return cudaErrorInvalidValue;
 	if (a->ncols == 0)
 		return cudaSuccess;
 	switch (a->wtype) {
@@ -360,4 +393,9 @@ extern "C" cudaError_t orc_k_gemv(const struct orc_k_gemv *a, cudaStream_t strea
 	default: return cudaErrorInvalidValue;
 	}
 	return cudaGetLastError();
+}
+
+extern "C" cudaError_t orc_k_gemv(const struct orc_k_gemv *a, cudaStream_t stream)
+{
+	return orc_k_gemv_multi(a, 1, stream);
 }

@@ -80,6 +80,18 @@ __device__ __forceinline__ float k_block_sum(float v, float *red)
 	return v;
 }
 
+/* RMSNorm scale of a row, 1 / sqrt(mean(x^2) + eps), by a block of 128
+ * threads in a fixed order; shared by orc_k_rmsnorm and the GEMV prologue
+ * so that a fused norm gives the same bits. All threads get it. */
+__device__ __forceinline__ float k_rms_scale(const float *x, int dim, float eps, float *red)
+{
+	float ss = 0.0f;
+	for (int i = threadIdx.x; i < dim; i += 128)
+		ss = fmaf(x[i], x[i], ss);
+	ss = k_block_sum(ss, red);
+	return rsqrtf(ss / (float)dim + eps);
+}
+
 /* Q4_K 6-bit scale and min of sub-block j (0..7), as ggml's get_scale_min_k4. */
 __device__ __forceinline__ void k_q4k_scale_min(int j, const uint8_t *q, int *sc, int *m)
 {

@@ -73,6 +73,21 @@ struct orc_k_rope {
 cudaError_t orc_k_rope(float *x, int ldx, const int32_t *pos, int n_tok, int n_heads, int head_dim,
 		       const struct orc_k_rope *rope, cudaStream_t stream);
 
+/* RoPE of q and k in place (as orc_k_rope), then k and v rows stored into
+ * the caches at rows idx[t] (F32 or F16; bad rows flagged): the
+ * arithmetic of orc_k_rope + orc_k_set_rows in one launch. */
+struct orc_k_rope_kv {
+	float *q; int ldq; int n_head;
+	float *k; int ldk;
+	const float *v; int ldv;
+	int n_kv, head_dim;
+	const int32_t *pos, *idx;
+	int n_tok;
+	void *kc, *vc; int cache_type; int64_t ldc, n_rows;
+	int *flag;
+};
+cudaError_t orc_k_rope_kv(const struct orc_k_rope_kv *a, const struct orc_k_rope *rope, cudaStream_t stream);
+
 /* ---- attention over the paged KV cache (attn_decode.cu, attn_prefill.cu) ----
  * Token t (sequence row seq[t] of block_table, position pos[t]) attends
  * causally to positions 0..pos[t] of its sequence; position p lives in
@@ -122,15 +137,22 @@ struct orc_k_gemv {
 	int ncols;
 	float *y; int ldy;         /* [ncols, ldy] */
 	const float *bias;         /* [N] or NULL */
-	const float *norm_w;       /* RMSNorm of each x column first (weights [K]), or NULL */
+	const float *norm_w;       /* RMSNorm of each x column first (weights [K]), or NULL:
+	                            * the same arithmetic as orc_k_rmsnorm() */
 	float norm_eps;
-	int act;                   /* GELU: y = gelu(Wx + b); SWIGLU: rows [0, N/2) gate and
-	                            * [N/2, N) up, y[j] = silu(g_j) * u_j, N/2 outputs */
+	int act;                   /* GELU: y = gelu(Wx + b); SWIGLU: y[j] = silu(g_j) * u_j, with
+	                            * g from rows [0, N/2) and u from rows [N/2, N) of w, or,
+	                            * when w2 is set, g from row j of w and u from row j of w2 */
+	const void *w2;            /* SWIGLU's up rows [K, N] (same type), or NULL */
+	const float *bias2;        /* their bias, or NULL */
 	int accumulate;            /* y += result (residual) */
 };
 /* Each output element is reduced in one fixed order that depends on K and
  * the weight type only: never on ncols, N or the launch. */
 cudaError_t orc_k_gemv(const struct orc_k_gemv *a, cudaStream_t stream);
+/* Up to 3 products sharing x (and its norm), K, the type and ncols, in one
+ * launch (act NONE); each element computed exactly as orc_k_gemv would. */
+cudaError_t orc_k_gemv_multi(const struct orc_k_gemv *a, int n, cudaStream_t stream);
 
 /* ---- elementwise (ew.cu) ---- */
 /* out[r, c] = act(x[r, c] + bias[c]) (bias may be NULL; act NONE or GELU); out may alias x. */

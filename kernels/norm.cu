@@ -6,21 +6,17 @@
 
 #include "kcommon.cuh"
 
-#define NORM_THREADS 256
+#define NORM_THREADS 128   /* as the GEMV norm prologue: same reduction order */
 
 template <int OT>
 __global__ void k_rmsnorm(void *out, int ldo, const float *x, int ldx, const float *w, int dim, float eps)
 {
 	__shared__ float red[32];
 	const float *xr = x + (int64_t)blockIdx.x * ldx;
-	float ss = 0.0f;
-	for (int i = threadIdx.x; i < dim; i += blockDim.x)
-		ss += xr[i] * xr[i];
-	ss = k_block_sum(ss, red);
-	float scale = rsqrtf(ss / (float)dim + eps);
+	const float scale = k_rms_scale(xr, dim, eps, red);
 	int64_t o = (int64_t)blockIdx.x * ldo;
 	for (int i = threadIdx.x; i < dim; i += blockDim.x)
-		k_store<OT>(out, o + i, xr[i] * scale * w[i]);
+		k_store<OT>(out, o + i, __fmul_rn(__fmul_rn(xr[i], scale), w[i]));
 }
 
 template <int OT>

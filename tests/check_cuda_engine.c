@@ -287,6 +287,41 @@ START_TEST(prefill_chunking)
 }
 END_TEST
 
+/* The backend fuses a step's ops; ORC_CUDA_NOFUSE=1 runs them one by one.
+ * Both give the same logit bits, prompt and decode steps alike. */
+START_TEST(fusion_is_exact)
+{
+	const char *name = models[_i];
+	struct ref r;
+	struct orc_err err = { 0 };
+
+	ref_load(name, &r);
+	struct orc_model *m = load(name, 64, 1, 0);
+	const uint32_t nv = orc_model_n_vocab(m), np = (uint32_t)r.n_prompt;
+	float *a = malloc(sizeof(float) * nv * (np + 4)), *b = malloc(sizeof(float) * nv * (np + 4));
+	for (int pass = 0; pass < 2; pass++) {
+		float *out = pass ? b : a;
+		struct orc_seq *s;
+		setenv("ORC_CUDA_NOFUSE", pass ? "1" : "0", 1);
+		if (pass) {       /* a fresh backend: no step captured with fusion */
+			orc_model_free(m);
+			m = load(name, 64, 1, 0);
+		}
+		ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
+		eval1(m, s, r.prompt, np, true, out);
+		for (int k = 0; k < 4; k++)
+			eval1(m, s, &r.greedy[k], 1, false, out + (size_t)(np + k) * nv);
+		orc_seq_free(s);
+	}
+	unsetenv("ORC_CUDA_NOFUSE");
+	ck_assert_msg(memcmp(a, b, sizeof(float) * nv * (np + 4)) == 0, "%s: fused and unfused steps differ", name);
+	free(a);
+	free(b);
+	orc_model_free(m);
+	ref_free(&r);
+}
+END_TEST
+
 /* With the GPU nearly full (another allocation holds all but 48 MiB), a
  * model whose KV cache needs more fails with -ENOMEM naming the sizes, and
  * gives back everything it had allocated. */
@@ -334,6 +369,7 @@ int main(void)
 	tcase_add_test(tc, stories_golden_text);
 	tcase_add_loop_test(tc, batch_invariance_64, 0, n);
 	tcase_add_loop_test(tc, prefill_chunking, 0, n);
+	tcase_add_loop_test(tc, fusion_is_exact, 0, n);
 	tcase_add_test(tc, does_not_fit);
 	suite_add_tcase(s, tc);
 	return orc_test_run(s);

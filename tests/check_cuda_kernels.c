@@ -255,8 +255,10 @@ static void run_gemv_case(int type, const struct gv_case *c)
 	void *d_w = ct_dup(w, wbytes);
 	float *d_x = ct_dup(x, (size_t)c->ncols * ldx * 4), *d_b = ct_dup(bias, c->N * 4);
 	float *d_nw = ct_dup(nw, c->K * 4), *d_y = ct_dup(y0, (size_t)c->ncols * ldy * 4);
-	struct orc_k_gemv a = {d_w, type, c->K, c->N, d_x, ldx, c->ncols, d_y, ldy,
-			       c->bias ? d_b : NULL, c->norm ? d_nw : NULL, 1e-6f, c->act, c->accumulate};
+	struct orc_k_gemv a = {.w = d_w, .wtype = type, .K = c->K, .N = c->N, .x = d_x, .ldx = ldx,
+			       .ncols = c->ncols, .y = d_y, .ldy = ldy, .bias = c->bias ? d_b : NULL,
+			       .norm_w = c->norm ? d_nw : NULL, .norm_eps = 1e-6f, .act = c->act,
+			       .accumulate = c->accumulate};
 
 	CT_OK(orc_k_gemv(&a, 0));
 	ct_get(y, d_y, (size_t)c->ncols * ldy * 4);
@@ -339,12 +341,15 @@ START_TEST(test_gemv_batch_invariance)
 			int sizes[] = {2, 3, 8, 9, 17, 32, 64};
 			for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 				int n = sizes[si];
-				struct orc_k_gemv a = {d_w, type, K, N, d_x, ldx, n, d_y, ldy, NULL, d_nw, 1e-6f, act, 0};
+				struct orc_k_gemv a = {.w = d_w, .wtype = type, .K = K, .N = N, .x = d_x, .ldx = ldx,
+						       .ncols = n, .y = d_y, .ldy = ldy, .norm_w = d_nw, .norm_eps = 1e-6f,
+						       .act = act};
 				CT_OK(orc_k_gemv(&a, 0));
 				ct_get(batch, d_y, (size_t)n * N * 4);
 				for (int j = 0; j < n; j += (j < 4 ? 1 : 7)) {
-					struct orc_k_gemv b = {d_w, type, K, N, d_x + (size_t)j * ldx, ldx, 1, d_y, ldy,
-							       NULL, d_nw, 1e-6f, act, 0};
+					struct orc_k_gemv b = a;
+					b.x = d_x + (size_t)j * ldx;
+					b.ncols = 1;
 					CT_OK(orc_k_gemv(&b, 0));
 					ct_get(alone, d_y, (size_t)N * 4);
 					ck_assert_msg(memcmp(alone, batch + (size_t)j * N, (size_t)n_out * 4) == 0,
@@ -355,6 +360,110 @@ START_TEST(test_gemv_batch_invariance)
 			free(w); free(x); free(nw); free(alone); free(batch);
 		}
 	}
+}
+END_TEST
+
+/* The fused forms (norm inside the GEMV, SwiGLU with two matrices, several
+ * products in one launch, RoPE with the K/V store) give the same bits as the
+ * separate kernels. */
+START_TEST(test_fused_exact)
+{
+	ct_seed(21);
+	const int types[] = {ORC_KT_F16, ORC_KT_Q8_0, ORC_KT_F32};
+	for (int ti = 0; ti < 3; ti++) {
+		const int type = types[ti], K = 320, N = 75, nc = 5;
+		size_t wb;
+		void *wg = ct_rand_weights(type, N, K, 0.5f, &wb), *wu = ct_rand_weights(type, N, K, 0.5f, &wb);
+		void *d_wg = ct_dup(wg, wb), *d_wu = ct_dup(wu, wb);
+		float *x = rand_vec((size_t)nc * K, -2, 2), *nw = rand_vec(K, 0.5f, 1.5f), *bu = rand_vec(N, -1, 1);
+		float *d_x = ct_dup(x, sizeof(float) * nc * K), *d_nw = ct_dup(nw, sizeof(float) * K);
+		float *d_bu = ct_dup(bu, sizeof(float) * N), *d_xn = ct_alloc(sizeof(float) * nc * K);
+		float *d_g = ct_alloc(sizeof(float) * nc * N), *d_u = ct_alloc(sizeof(float) * nc * N);
+		float *d_s1 = ct_alloc(sizeof(float) * nc * N), *d_s2 = ct_alloc(sizeof(float) * nc * N);
+		float *h1 = malloc(sizeof(float) * nc * N), *h2 = malloc(sizeof(float) * nc * N);
+		/* separate: rmsnorm, gate, up, swiglu */
+		CT_OK(orc_k_rmsnorm(d_xn, ORC_KT_F32, K, d_x, K, d_nw, nc, K, 1e-6f, 0));
+		struct orc_k_gemv g = {.w = d_wg, .wtype = type, .K = K, .N = N, .x = d_xn, .ldx = K, .ncols = nc,
+				       .y = d_g, .ldy = N};
+		struct orc_k_gemv u = g;
+		u.w = d_wu, u.y = d_u, u.bias = d_bu;
+		CT_OK(orc_k_gemv(&g, 0));
+		CT_OK(orc_k_gemv(&u, 0));
+		CT_OK(orc_k_swiglu(d_s1, ORC_KT_F32, N, d_g, N, d_u, N, nc, N, 0));
+		/* fused: one GEMV with the norm and both matrices */
+		struct orc_k_gemv f = {.w = d_wg, .wtype = type, .K = K, .N = N, .x = d_x, .ldx = K, .ncols = nc,
+				       .y = d_s2, .ldy = N, .norm_w = d_nw, .norm_eps = 1e-6f, .act = ORC_K_ACT_SWIGLU,
+				       .w2 = d_wu, .bias2 = d_bu};
+		CT_OK(orc_k_gemv(&f, 0));
+		ct_get(h1, d_s1, sizeof(float) * nc * N);
+		ct_get(h2, d_s2, sizeof(float) * nc * N);
+		ck_assert_msg(memcmp(h1, h2, sizeof(float) * nc * N) == 0, "type %d: fused SwiGLU GEMV differs", type);
+		/* three products in one launch, the norm inside: as g, u and g again */
+		struct orc_k_gemv m[3] = {g, u, g};
+		for (int k = 0; k < 3; k++) {
+			m[k].x = d_x;
+			m[k].norm_w = d_nw;
+			m[k].norm_eps = 1e-6f;
+		}
+		m[0].y = d_s1;
+		m[1].N = N - 7, m[1].y = d_s2;
+		m[2].N = N - 30, m[2].y = d_xn;
+		CT_OK(orc_k_gemv_multi(m, 3, 0));
+		float *h3 = malloc(sizeof(float) * nc * N), *h4 = malloc(sizeof(float) * nc * N);
+		ct_get(h1, d_g, sizeof(float) * nc * N);
+		ct_get(h2, d_s1, sizeof(float) * nc * N);
+		ck_assert_msg(memcmp(h1, h2, sizeof(float) * nc * N) == 0, "type %d: norm fused in GEMV differs", type);
+		ct_get(h3, d_u, sizeof(float) * nc * N);
+		ct_get(h4, d_s2, sizeof(float) * nc * N);
+		ct_get(h2, d_xn, sizeof(float) * nc * N);
+		for (int cc = 0; cc < nc; cc++) {
+			ck_assert(memcmp(h3 + cc * N, h4 + cc * N, sizeof(float) * (N - 7)) == 0);
+			ck_assert(memcmp(h1 + cc * N, h2 + cc * N, sizeof(float) * (N - 30)) == 0);
+		}
+		free(h4);
+		ct_free(d_wg); ct_free(d_wu); ct_free(d_x); ct_free(d_nw); ct_free(d_bu); ct_free(d_xn);
+		ct_free(d_g); ct_free(d_u); ct_free(d_s1); ct_free(d_s2);
+		free(wg); free(wu); free(x); free(nw); free(bu); free(h1); free(h2); free(h3);
+	}
+	/* rope q and k + store k and v, against rope + set_rows */
+	const int n_tok = 7, nh = 6, nkv = 2, hd = 24, qd = nh * hd, kd = nkv * hd, rows = 40;
+	int32_t pos[7] = {0, 5, 17, 300, 4000, 1, 2}, idx[7] = {3, 9, 0, 39, 12, 13, 20};
+	float *q = rand_vec((size_t)n_tok * (qd + 2 * kd), -1, 1);
+	int32_t *d_pos = ct_dup(pos, sizeof(pos)), *d_idx = ct_dup(idx, sizeof(idx));
+	for (int ct = 0; ct < 2; ct++) {
+		int ctype = ct ? ORC_KT_F16 : ORC_KT_F32;
+		size_t cb = (size_t)rows * kd * (ct ? 2 : 4);
+		struct orc_k_rope r = {hd - 8, ct, 1e4f};
+		float *a = ct_dup(q, sizeof(float) * n_tok * (qd + 2 * kd)), *b = ct_dup(q, sizeof(float) * n_tok * (qd + 2 * kd));
+		void *ka = ct_alloc(cb), *va = ct_alloc(cb), *kb = ct_alloc(cb), *vb = ct_alloc(cb);
+		const int ld = qd + 2 * kd;
+		CT_OK(orc_k_rope(a, ld, d_pos, n_tok, nh, hd, &r, 0));
+		CT_OK(orc_k_rope(a + qd, ld, d_pos, n_tok, nkv, hd, &r, 0));
+		CT_OK(orc_k_set_rows(ka, ctype, kd, rows, a + qd, ld, d_idx, n_tok, kd, NULL, 0));
+		CT_OK(orc_k_set_rows(va, ctype, kd, rows, a + qd + kd, ld, d_idx, n_tok, kd, NULL, 0));
+		struct orc_k_rope_kv p = {.q = b, .ldq = ld, .n_head = nh, .k = b + qd, .ldk = ld, .v = b + qd + kd,
+					  .ldv = ld, .n_kv = nkv, .head_dim = hd, .pos = d_pos, .idx = d_idx,
+					  .n_tok = n_tok, .kc = kb, .vc = vb, .cache_type = ctype, .ldc = kd, .n_rows = rows};
+		CT_OK(orc_k_rope_kv(&p, &r, 0));
+		void *h1 = malloc(cb > sizeof(float) * n_tok * ld ? cb : sizeof(float) * n_tok * ld);
+		void *h2 = malloc(cb > sizeof(float) * n_tok * ld ? cb : sizeof(float) * n_tok * ld);
+		ct_get(h1, a, sizeof(float) * n_tok * ld);
+		ct_get(h2, b, sizeof(float) * n_tok * ld);
+		ck_assert(memcmp(h1, h2, sizeof(float) * n_tok * ld) == 0);
+		for (int i = 0; i < n_tok; i++) {
+			size_t o = (size_t)idx[i] * kd * (ct ? 2 : 4), len = (size_t)kd * (ct ? 2 : 4);
+			ct_get(h1, (char *)ka + o, len);
+			ct_get(h2, (char *)kb + o, len);
+			ck_assert_msg(memcmp(h1, h2, len) == 0, "rope_kv K row %d", i);
+			ct_get(h1, (char *)va + o, len);
+			ct_get(h2, (char *)vb + o, len);
+			ck_assert_msg(memcmp(h1, h2, len) == 0, "rope_kv V row %d", i);
+		}
+		ct_free(a); ct_free(b); ct_free(ka); ct_free(va); ct_free(kb); ct_free(vb);
+		free(h1); free(h2);
+	}
+	ct_free(d_pos); ct_free(d_idx);
+	free(q);
 }
 END_TEST
 
@@ -745,7 +854,18 @@ START_TEST(test_sample)
 	for (int r = 0; r < rows; r++) {
 		bool amb;
 		int want = ref_sample(l, n, order, &P[r], &amb);
-		if (!amb) {
+		if (P[r].temp > 0 && P[r].top_k == 0 && P[r].top_p >= 1 && P[r].min_p <= 0) {
+			/* whole vocabulary: the id's CDF interval holds u, within float rounding */
+			double z = 0, below = 0;
+			for (int i = 0; i < n; i++)
+				z += exp((l[i] - 9.5) / P[r].temp);
+			for (int i = 0; i < res[r].id; i++)
+				below += exp((l[i] - 9.5) / P[r].temp);
+			double w = exp((l[res[r].id] - 9.5) / P[r].temp), tgt = P[r].u * z;
+			ck_assert_msg(below - 1e-5 * z <= tgt && tgt < below + w + 1e-5 * z, "row %d: id %d does not hold u",
+				      r, res[r].id);
+			checked++;
+		} else if (!amb) {
 			ck_assert_msg(res[r].id == want, "row %d (kind %d): id %d, want %d", r, r % n_kinds, res[r].id,
 				      want);
 			checked++;
@@ -796,6 +916,7 @@ static Suite *cuda_kernels_suite(void)
 	tcase_add_test(tc, test_rope);
 	tcase_add_test(tc, test_gemv_types);
 	tcase_add_test(tc, test_gemv_batch_invariance);
+	tcase_add_test(tc, test_fused_exact);
 	tcase_add_test(tc, test_elementwise);
 	tcase_add_test(tc, test_convert);
 	tcase_add_test(tc, test_attention);
@@ -807,6 +928,10 @@ static Suite *cuda_kernels_suite(void)
 int main(void)
 {
 	ct_require_gpu();
+	if (orc_k_init() != cudaSuccess) {
+		fprintf(stderr, "orc_k_init failed\n");
+		return 1;
+	}
 	/* CUDA cannot be used in a child forked after initialization */
 	setenv("CK_FORK", "no", 1);
 	return orc_test_run(cuda_kernels_suite());

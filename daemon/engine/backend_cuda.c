@@ -1,7 +1,8 @@
 /* backend_cuda.c -- the CUDA backend: device start-up (-ENODEV without a
  * usable GPU), the ops table, the sticky error and CUDA check helpers, view
- * checks, and step capture: a step seen a second time is recorded into a
- * CUDA graph and later replayed in one launch. Buffers and copies are in
+ * checks, and steps: a step's ops are recorded and fused at step_end
+ * (backend_cuda_fuse.c); a step seen a second time is captured into a CUDA
+ * graph and later replayed in one launch. Buffers and copies are in
  * backend_cuda_mem.c, the ops in backend_cuda_ops.c. */
 #include "config.h"
 
@@ -51,15 +52,16 @@ bool cu_launch(struct cu_ctx *c, cudaError_t e, const char *op)
 	return cu_fail(c, -EIO, "CUDA: launching %s failed: %s", op, cudaGetErrorString(e));
 }
 
-int cu_take_error(struct cu_ctx *c, bool drained, struct orc_err *err)
+int cu_take_error(struct cu_ctx *c, bool drain, struct orc_err *err)
 {
 	int rc;
 
-	if (drained && c->err.code == 0) {
-		if (!CU_OK(c, cudaMemcpyAsync(c->hflag, c->dflag, sizeof(int), cudaMemcpyDeviceToHost, c->stream)) ||
-		    !CU_OK(c, cudaStreamSynchronize(c->stream)))
+	if (drain) {
+		/* one wait covers the stream's work and the flag's copy */
+		if (cudaMemcpyAsync(c->hflag, c->dflag, sizeof(int), cudaMemcpyDeviceToHost, c->stream) != cudaSuccess)
 			*c->hflag = 0;
-		if (*c->hflag != 0) {
+		CU_OK(c, cudaStreamSynchronize(c->stream));
+		if (*c->hflag != 0 && c->err.code == 0) {
 			cu_fail(c, -EINVAL, "an index of a step (token id, position, sequence row or cache block) was out of range on the GPU");
 			*c->hflag = 0;
 			CU_OK(c, cudaMemsetAsync(c->dflag, 0, sizeof(int), c->stream));
@@ -166,6 +168,8 @@ static void cu_step_begin(struct orc_backend *be, const struct orc_step_key *key
 
 	c->mode = CU_DIRECT;
 	c->cur = -1;
+	c->n_recs = 0;
+	c->in_step = true;
 	if (c->err.code != 0)
 		return;
 	i = graph_slot(c, key, &found);
@@ -195,6 +199,9 @@ static int cu_step_end(struct orc_backend *be, struct orc_err *err)
 	enum cu_mode mode = c->mode;
 	int i = c->cur;
 
+	c->in_step = false;
+	if (mode != CU_REPLAY)
+		cu_flush(c);          /* fuse and launch (into the capture, if one runs) */
 	c->mode = CU_DIRECT;
 	c->cur = -1;
 	if (mode == CU_CAPTURE) {
@@ -223,7 +230,6 @@ static int cu_synchronize(struct orc_backend *be, struct orc_err *err)
 {
 	struct cu_ctx *c = cu_ctx(be);
 
-	CU_OK(c, cudaStreamSynchronize(c->stream));
 	return cu_take_error(c, true, err);
 }
 
@@ -269,6 +275,7 @@ static void cu_free(struct orc_backend *be)
 			cudaStreamSynchronize(c->stream);
 		cu_graphs_clear(c);
 		cu_staging_free(c);
+		free(c->recs);
 		if (c->attn_ws)
 			cudaFree(c->attn_ws);
 		if (c->dflag)

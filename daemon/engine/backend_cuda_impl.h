@@ -35,6 +35,31 @@ struct cu_graph {
 
 enum cu_mode { CU_DIRECT, CU_CAPTURE, CU_REPLAY };
 
+/* One op as called, recorded during a step so that backend_cuda_fuse.c can
+ * merge neighbours into fused launches at step_end. Operand slots:
+ *   GET_ROWS table ids out | MATMUL w x bias out w2 bias2 norm_w |
+ *   ADD a b out | RMS x w out | LN x w b out | ROPE x pos |
+ *   SET_ROWS src idx dst | ATTN q k v pos tok_seq table out |
+ *   SWIGLU gate up out | GELU x out | SOFTMAX x out */
+enum cu_rk { CU_GET_ROWS, CU_MATMUL, CU_ADD, CU_RMS, CU_LN, CU_ROPE, CU_SET_ROWS, CU_ATTN, CU_SWIGLU,
+	     CU_GELU, CU_SOFTMAX };
+#define CU_REC_T 7
+
+struct cu_rec {
+	enum cu_rk k;
+	struct orc_tensor t[CU_REC_T];
+	uint8_t has;                  /* bit i: t[i] is given */
+	float eps;                    /* norms; a fused norm's epsilon for MATMUL */
+	struct orc_rope_args rope;
+	struct orc_attn_args attn;    /* scalars only; its tensors are in t[] */
+	/* set by the fusion passes */
+	bool dead;                    /* merged into another record */
+	bool grouped;                 /* launched by the head of its group */
+	uint8_t glu;                  /* MATMUL: 1 SwiGLU over [gate | up] rows, 2 with w2 */
+	bool accumulate;              /* MATMUL: out += product */
+	uint8_t group;                /* MATMUL: products launched together; ROPE: 4 = rope+store */
+};
+
 struct cu_ctx {
 	int device;
 	char name[256];
@@ -51,6 +76,10 @@ struct cu_ctx {
 	void *attn_ws;                /* decode attention scratch */
 	size_t attn_ws_bytes;
 	int ws_heads, ws_hd, ws_keys;
+
+	struct cu_rec *recs;          /* the step being recorded */
+	size_t n_recs, cap_recs;
+	bool in_step;
 
 	enum cu_mode mode;
 	struct cu_graph graphs[CU_GRAPHS_MAX];
@@ -77,9 +106,9 @@ bool cu_ok(struct cu_ctx *c, cudaError_t e, const char *what, const char *file, 
 #define CU_TRY(err, stmt) cu_try((err), (stmt), #stmt, __FILE__, __LINE__)
 int cu_try(struct orc_err *err, cudaError_t e, const char *what, const char *file, int line);
 
-/* Return the sticky error into err and clear it; 0 when none. When the
- * stream has drained, the device's bad-index flag is read (and cleared) too. */
-int cu_take_error(struct cu_ctx *c, bool drained, struct orc_err *err);
+/* Return the sticky error into err and clear it; 0 when none. With drain,
+ * first wait for the stream and read (and clear) the device's bad-index flag. */
+int cu_take_error(struct cu_ctx *c, bool drain, struct orc_err *err);
 
 /* True when ops must not launch: a replayed step, or an earlier failure. */
 static inline bool cu_skip(const struct cu_ctx *c)
@@ -121,7 +150,28 @@ void cu_mem_info(struct orc_backend *be, uint64_t *ret_free, uint64_t *ret_total
 int cu_staging_new(struct cu_ctx *c, struct orc_err *err);
 void cu_staging_free(struct cu_ctx *c);
 
+/* ---- recording and fusion (backend_cuda_fuse.c) ---- */
+/* Record an op inside a step, or run it now outside one. */
+void cu_submit(struct cu_ctx *c, const struct cu_rec *r);
+/* Fuse the recorded step and launch it; clears the record. */
+void cu_flush(struct cu_ctx *c);
+/* Launch records[i] (and the rest of its group); returns how many it used. */
+size_t cu_run(struct cu_ctx *c, const struct cu_rec *recs, size_t i, size_t n);
+
 /* ---- ops (backend_cuda_ops.c) ---- */
+void cu_run_get_rows(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_matmul(struct cu_ctx *c, const struct cu_rec *const *g, size_t n);
+void cu_run_add(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_rms(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_ln(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_rope(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_rope_kv(struct cu_ctx *c, const struct cu_rec *const *g);
+void cu_run_set_rows(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_attn(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_swiglu(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_gelu(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_softmax(struct cu_ctx *c, const struct cu_rec *r);
+
 void cu_op_get_rows(struct orc_backend *be, const struct orc_tensor *table, const struct orc_tensor *ids,
 		    const struct orc_tensor *out);
 void cu_op_matmul(struct orc_backend *be, const struct orc_tensor *w, const struct orc_tensor *x,

@@ -181,8 +181,7 @@ int cu_buf_get(struct orc_backend *be, struct orc_bbuf *b, uint64_t offset, void
 		return rc;
 	if (c->mode != CU_DIRECT)
 		return orc_err_set(err, -EINVAL, "buf_get inside a step");
-	CU_OK(c, cudaStreamSynchronize(c->stream));
-	if ((rc = cu_take_error(c, true, err)) != 0)
+	if ((rc = cu_take_error(c, true, err)) != 0)   /* drains the stream, reads the index flag */
 		return rc;
 	for (uint64_t pos = 0; pos < size; pos += CU_STAGE_BYTES) {
 		uint64_t n = size - pos < CU_STAGE_BYTES ? size - pos : CU_STAGE_BYTES;

@@ -3,7 +3,8 @@
 if HAVE_CUDA
 daemon_engine_libengine_la_SOURCES += \
 	daemon/engine/backend_cuda_impl.h daemon/engine/backend_cuda.c \
-	daemon/engine/backend_cuda_mem.c daemon/engine/backend_cuda_ops.c
+	daemon/engine/backend_cuda_mem.c daemon/engine/backend_cuda_ops.c \
+	daemon/engine/backend_cuda_fuse.c
 daemon_engine_libengine_la_LIBADD += -L$(abs_top_builddir)/kernels -lorckernels $(CUDA_LIBS)
 EXTRA_daemon_engine_libengine_la_DEPENDENCIES = kernels/liborckernels.a
 
