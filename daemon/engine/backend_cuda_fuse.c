@@ -1,6 +1,7 @@
 /* backend_cuda_fuse.c -- the ops of a step are recorded, then merged into
  * fewer launches before they run (and are captured into the step's graph):
- *   rms_norm + the matmuls reading its output -> the norm inside each GEMV;
+ *   rms_norm + the matmuls reading its output -> the norm inside each GEMV
+ *     (steps of at most CU_NORM_FUSE_TOK tokens);
  *   matmul gate + matmul up + swiglu (or one [gate|up] matmul + swiglu)
  *     -> one SwiGLU GEMV;
  *   matmul + add into the residual -> a GEMV accumulating into it;
@@ -157,7 +158,9 @@ static void fuse_norms(struct cu_ctx *c)
 		struct cu_rec *nr = &c->recs[i];
 		size_t j = i, last = i;
 		bool ok = true;
-		if (nr->dead || nr->k != CU_RMS)
+		/* every GEMV block recomputes the norms of its columns: worth a
+		 * launch for a few tokens, not for a prompt (same bits either way) */
+		if (nr->dead || nr->k != CU_RMS || nr->t[0].ne1 > CU_NORM_FUSE_TOK)
 			continue;
 		while (is(c, (j = next_live(c, j)), CU_MATMUL) && same_view(&c->recs[j].t[1], &nr->t[2]) &&
 		       !has(&c->recs[j], 6)) {

@@ -18,6 +18,7 @@
 #define CU_GRAPHS_MAX    64           /* captured steps kept (least recently used dropped) */
 #define CU_CAPTURE_TOK   64           /* steps of more tokens run uncaptured */
 #define CU_DECODE_TOK    64           /* attention of at most this many tokens: decode kernel */
+#define CU_NORM_FUSE_TOK 4            /* norms fused into GEMVs for steps of at most this many tokens */
 
 struct orc_bbuf {
 	void *dev;
