@@ -9,7 +9,7 @@ tests_check_jsonr_LDADD = $(TEST_LDADD) -lm
 TESTS += tests/check_jsonr
 
 daemon_engine_libengine_la_SOURCES += \
-	daemon/engine/backend.h daemon/engine/backend.c \
+	daemon/engine/backend.h daemon/engine/backend.c daemon/engine/backend_view.c \
 	daemon/engine/threadpool.h daemon/engine/threadpool.c \
 	daemon/engine/cpu_kernels.h daemon/engine/cpu_kernels.c daemon/engine/cpu_kernels_avx2.c \
 	daemon/engine/backend_cpu_impl.h daemon/engine/backend_cpu.c \
