@@ -96,6 +96,7 @@ static void fill_timings(const occ_gen *g, struct orc_gen_timings *t)
 {
 	t->prompt_tokens = occ_gen_prompt_tokens(g);
 	t->generated_tokens = occ_gen_gen_tokens(g);
+	t->cached_prompt_tokens = occ_gen_cached_tokens(g);
 	t->queue_ms = occ_gen_time_us(g, OCC_TIME_QUEUE) / 1e3;
 	t->prompt_ms = occ_gen_time_us(g, OCC_TIME_PROMPT) / 1e3;
 	t->ttft_ms = occ_gen_time_us(g, OCC_TIME_TTFT) / 1e3;

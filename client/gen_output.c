@@ -35,6 +35,7 @@ static void json_timings(struct jsonw *w, const struct orc_gen_timings *t)
 	jsonw_obj_begin(w);
 	jsonw_key(w, "prompt_tokens"); jsonw_uint(w, t->prompt_tokens);
 	jsonw_key(w, "generated_tokens"); jsonw_uint(w, t->generated_tokens);
+	jsonw_key(w, "cached_prompt_tokens"); jsonw_uint(w, t->cached_prompt_tokens);
 	jsonw_key(w, "queue_ms"); jsonw_double(w, t->queue_ms);
 	jsonw_key(w, "prompt_ms"); jsonw_double(w, t->prompt_ms);
 	jsonw_key(w, "ttft_ms"); jsonw_double(w, t->ttft_ms);
@@ -89,8 +90,12 @@ void orcctl_gen_print_summary(const struct orc_gen_result *r, const char *stop)
 {
 	const struct orc_gen_timings *t = &r->timings;
 
-	fprintf(stderr, "[%u prompt tokens in %.1f ms (%.1f/s), %u generated at %.1f tokens/s, "
-		"first after %.1f ms; stop: %s]\n", t->prompt_tokens, t->prompt_ms,
+	char cached[48] = "";
+
+	if (t->cached_prompt_tokens)
+		snprintf(cached, sizeof(cached), " (%u from the prefix cache)", t->cached_prompt_tokens);
+	fprintf(stderr, "[%u prompt tokens%s in %.1f ms (%.1f/s), %u generated at %.1f tokens/s, "
+		"first after %.1f ms; stop: %s]\n", t->prompt_tokens, cached, t->prompt_ms,
 		t->prompt_tokens_per_s, t->generated_tokens, t->tokens_per_s, t->ttft_ms, stop);
 }
 

@@ -184,6 +184,7 @@ static struct orc_sched_limits sched_limits(const struct orc_conf *c)
 		.max_sequences = c->max_sequences,
 		.prefill_chunk = c->prefill_chunk,
 		.max_tokens = c->max_tokens,
+		.prefix_cache = c->prefix_cache,
 	};
 	return l;
 }

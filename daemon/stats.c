@@ -45,7 +45,8 @@ unsigned orc_stats_collect(struct orc_server *s, struct orc_stat *v)
 	    m->requests_canceled);
 	put(v, &n, ORC_CTR_REQUESTS_BUSY, "Requests refused because a queue was full.", true,
 	    m->requests_busy);
-	put(v, &n, ORC_CTR_TOKENS_IN, "Prompt tokens evaluated.", true, m->tokens_in);
+	put(v, &n, ORC_CTR_TOKENS_IN, "Prompt tokens, those from the prefix cache included.", true,
+	    m->tokens_in);
 	put(v, &n, ORC_CTR_TOKENS_OUT, "Tokens generated.", true, m->tokens_out);
 	put(v, &n, ORC_CTR_TOKENS_CACHED, "Prompt tokens served from the prefix cache.", true,
 	    m->tokens_cached);
