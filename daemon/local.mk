@@ -81,6 +81,7 @@ ORCD_TESTS = \
 	tests/integration/metrics.test \
 	tests/integration/notify.test \
 	tests/integration/logprobs.test \
-	tests/integration/prefix.test
+	tests/integration/prefix.test \
+	tests/integration/device.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,7 @@ void orc_server_reload(struct orc_server *s)
 	lim = sched_limits(&s->conf);
 	orc_sched_set_limits(s->sched, &lim);
 	orc_registry_conf_changed(s->reg);
+	orc_registry_budget_changed(s->reg);
 	orc_registry_preload(s->reg);
 	orc_stats_start(s);
 	log_notice("reload: configuration re-read");
@@ -264,6 +266,24 @@ static int setup_signals(sigset_t *set)
 
 /* ---- startup and shutdown ---- */
 
+/* The device that models will run on: its memory is the base of the
+ * default budget. A backend that cannot start leaves it unknown (loads
+ * then fail with the same reason). */
+static void find_device(struct orc_server *s)
+{
+	struct orc_device_info *d = &s->device;
+	struct orc_err err = { 0 };
+
+	if (orc_device_query(s->conf.backend, d, &err) < 0) {
+		log_warnx("no device to describe: %s", orc_err_msg(&err));
+		memset(d, 0, sizeof(*d));
+		return;
+	}
+	log_info("device: %s%s%s, %" PRIu64 " MiB of %s, %" PRIu64 " MiB free", d->backend,
+		 *d->name ? ", " : "", d->name, d->mem_total >> 20, d->gpu ? "memory" : "RAM",
+		 d->mem_free >> 20);
+}
+
 static int start(struct orc_server *s, int sigfd)
 {
 	struct orc_sched_limits lim = sched_limits(&s->conf);
@@ -275,6 +295,7 @@ static int start(struct orc_server *s, int sigfd)
 		log_err("out of memory at startup");
 		return -1;
 	}
+	find_device(s);
 	if (orc_registry_new(s, &s->reg, &err) < 0 ||
 	    (s->cli.model_file && orc_registry_add_file(s->reg, s->cli.model_file, &err) < 0)) {
 		log_err("%s", orc_err_msg(&err));

@@ -397,6 +397,17 @@ const char *orc_registry_backend(const struct orc_registry *r)
 	return NULL;
 }
 
+bool orc_registry_device(const struct orc_registry *r, struct orc_device_info *ret)
+{
+	for (const struct orc_reg_model *e = r->models; e; e = e->next) {
+		if (e->state == ORC_REG_RESIDENT && e->model) {
+			orc_model_get_device_info(e->model, ret);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* ---- construction ---- */
 
 int orc_registry_new(struct orc_server *srv, struct orc_registry **ret, struct orc_err *err)
@@ -406,7 +417,7 @@ int orc_registry_new(struct orc_server *srv, struct orc_registry **ret, struct o
 	if (!r)
 		return orc_err_set(err, -ENOMEM, "out of memory");
 	r->srv = srv;
-	r->budget = orc_reg_compute_budget(&srv->conf);
+	r->budget = orc_reg_compute_budget(&srv->conf, &srv->device);
 	*ret = r;
 	return 0;
 }

@@ -27,6 +27,7 @@ static void put(struct orc_stat *v, unsigned *n, const char *name, const char *h
 unsigned orc_stats_collect(struct orc_server *s, struct orc_stat *v)
 {
 	const struct orc_metrics *m = &s->metrics;
+	struct orc_device_info dev;
 	uint64_t budget = orc_registry_budget(s->reg);
 	uint32_t queued = orc_registry_n_queued(s->reg);
 	unsigned n = 0;
@@ -67,6 +68,11 @@ unsigned orc_stats_collect(struct orc_server *s, struct orc_stat *v)
 		put(v, &n, ORC_CTR_MEM_BUDGET, "Memory budget for models, bytes.", false, budget);
 	put(v, &n, ORC_CTR_MEM_USED, "Memory held by models, bytes.", false,
 	    orc_registry_mem_used(s->reg));
+	orc_server_device(s, &dev);
+	if (dev.gpu && dev.mem_total) {
+		put(v, &n, ORC_CTR_GPU_MEM_TOTAL, "GPU memory, bytes.", false, dev.mem_total);
+		put(v, &n, ORC_CTR_GPU_MEM_FREE, "GPU memory free, bytes.", false, dev.mem_free);
+	}
 	return n;
 }
 

@@ -338,6 +338,8 @@ static int request(struct orc_msg *m)
 		case ORC_MSG_TEXT: fwrite(r.u.text.text.s, 1, r.u.text.text.len, stdout); break;
 		case ORC_MSG_STATUS_RESULT:
 			printf("backend %s\n", r.u.status.backend.s);
+			if (r.u.status.gpu.len)
+				printf("gpu %.*s\n", (int)r.u.status.gpu.len, r.u.status.gpu.s);
 			for (uint32_t i = 0; i < r.u.status.n_counters; i++)
 				printf("%s %llu\n", r.u.status.counters[i].name.s,
 				       (unsigned long long)r.u.status.counters[i].value);
