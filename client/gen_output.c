@@ -3,9 +3,24 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "gen_output.h"
 #include "jsonw.h"
+
+void orcctl_gen_doc_free(struct orcctl_gen_doc *d)
+{
+	if (!d)
+		return;
+	free(d->prompt_ids);
+	free(d->ids);
+	free(d->text);
+	free(d->logprobs.chosen);
+	free(d->logprobs.top);
+	free(d->prompt_logprobs.top);
+	memset(d, 0, sizeof(*d));
+}
 
 static void json_ids(struct jsonw *w, const char *key, const int32_t *ids, size_t n)
 {
@@ -16,7 +31,7 @@ static void json_ids(struct jsonw *w, const char *key, const int32_t *ids, size_
 	jsonw_arr_end(w);
 }
 
-static void json_top(struct jsonw *w, const struct orc_logprob *top, uint32_t k)
+static void json_top(struct jsonw *w, const struct orcctl_logprob *top, uint32_t k)
 {
 	jsonw_key(w, "top");
 	jsonw_arr_begin(w);
@@ -29,7 +44,7 @@ static void json_top(struct jsonw *w, const struct orc_logprob *top, uint32_t k)
 	jsonw_arr_end(w);
 }
 
-static void json_timings(struct jsonw *w, const struct orc_gen_timings *t)
+static void json_timings(struct jsonw *w, const struct orcctl_gen_timings *t)
 {
 	jsonw_key(w, "timings");
 	jsonw_obj_begin(w);
@@ -46,7 +61,7 @@ static void json_timings(struct jsonw *w, const struct orc_gen_timings *t)
 	jsonw_obj_end(w);
 }
 
-void orcctl_gen_print_json(const struct orc_gen_result *r, const char *stop)
+void orcctl_gen_print_json(const struct orcctl_gen_doc *r, const char *stop)
 {
 	struct jsonw w;
 
@@ -86,9 +101,9 @@ void orcctl_gen_print_json(const struct orc_gen_result *r, const char *stop)
 	jsonw_finish(&w);
 }
 
-void orcctl_gen_print_summary(const struct orc_gen_result *r, const char *stop)
+void orcctl_gen_print_summary(const struct orcctl_gen_doc *r, const char *stop)
 {
-	const struct orc_gen_timings *t = &r->timings;
+	const struct orcctl_gen_timings *t = &r->timings;
 
 	char cached[48] = "";
 

@@ -329,6 +329,7 @@ static const struct u32_key u32_keys[] = {
 	U32_KEY("max_queued", max_queued, 1, 1u << 20),
 	U32_KEY("max_context", max_context, 16, ORC_CTX_MAX),
 	U32_KEY("max_tokens", max_tokens, 1, ORC_MAX_TOKENS_CAP),
+	U32_KEY("default_max_tokens", default_max_tokens, 0, ORC_MAX_TOKENS_CAP),
 	U32_KEY("max_sequences", max_sequences, 1, ORC_SESSIONS_MAX),
 	U32_KEY("prefill_chunk", prefill_chunk, 1, ORC_CTX_MAX),
 };

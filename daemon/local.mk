@@ -82,6 +82,7 @@ ORCD_TESTS = \
 	tests/integration/notify.test \
 	tests/integration/logprobs.test \
 	tests/integration/prefix.test \
-	tests/integration/device.test
+	tests/integration/device.test \
+	tests/integration/orcctl_file.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh

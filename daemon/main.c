@@ -129,6 +129,13 @@ static int parse_args(int argc, char **argv, struct orc_cli *cli)
 	return 0;
 }
 
+/* A private orcd (--serve-fd) logs to its client's terminal: "orcd: "
+ * prefixes there, journald's "<N>" priorities otherwise. */
+static enum orc_log_style log_style(const struct orc_cli *cli)
+{
+	return cli->serve_fd >= 0 ? ORC_LOG_PLAIN : ORC_LOG_JOURNAL;
+}
+
 /* ---- configuration ---- */
 
 static int apply_cli(struct orc_conf *c, const struct orc_cli *cli, struct orc_err *err)
@@ -184,7 +191,8 @@ static struct orc_sched_limits sched_limits(const struct orc_conf *c)
 	struct orc_sched_limits l = {
 		.max_sequences = c->max_sequences,
 		.prefill_chunk = c->prefill_chunk,
-		.max_tokens = c->max_tokens,
+		.max_tokens = c->default_max_tokens && c->default_max_tokens < c->max_tokens
+			      ? c->default_max_tokens : c->max_tokens,
 		.prefix_cache = c->prefix_cache,
 	};
 	return l;
@@ -209,7 +217,7 @@ void orc_server_reload(struct orc_server *s)
 	s->conf.models_dir = NULL;
 	orc_conf_free(&s->conf);
 	s->conf = c;
-	orc_log_init("orcd", ORC_LOG_JOURNAL, s->conf.log_level);
+	orc_log_init("orcd", log_style(&s->cli), s->conf.log_level);
 	lim = sched_limits(&s->conf);
 	orc_sched_set_limits(s->sched, &lim);
 	orc_registry_conf_changed(s->reg);
@@ -389,11 +397,12 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &s.cli);
 	if (r)
 		return r > 0 ? 0 : 2;
+	orc_log_init("orcd", log_style(&s.cli), LOG_INFO);
 	if (build_conf(&s.cli, &s.conf, &err) < 0) {
 		log_err("%s", orc_err_msg(&err));
 		return 1;
 	}
-	orc_log_init("orcd", ORC_LOG_JOURNAL, s.conf.log_level);
+	orc_log_init("orcd", log_style(&s.cli), s.conf.log_level);
 	sigfd = setup_signals(&set);
 	if (sigfd < 0) {
 		log_warn("signalfd");

@@ -36,7 +36,7 @@ static int build_prompt(struct orc_job *j, const struct orc_tok *tok, uint32_t n
 	case ORC_JOB_PROMPT_IDS:
 		for (uint32_t i = 0; i < j->n_ids; i++)
 			if ((uint32_t)j->ids[i] >= n_vocab)
-				return orc_err_set(err, -EINVAL, "prompt_ids[%u]: id %d is not below n_vocab %u",
+				return orc_err_set(err, -EINVAL, "prompt_ids[%u]: id %d is out of range (vocabulary %u)",
 						   i, j->ids[i], n_vocab);
 		*ret = malloc((j->n_ids ? j->n_ids : 1) * sizeof(int32_t));
 		if (!*ret)

@@ -71,6 +71,7 @@ START_TEST(full_file)
 		     "max_queued = 5\n"
 		     "max_context = 2048\n"
 		     "max_tokens = 100\n"
+		     "default_max_tokens = 50\n"
 		     "max_sequences = 8\n"
 		     "prefill_chunk = 32\n"
 		     "prefix_cache = off\n"
@@ -99,6 +100,7 @@ START_TEST(full_file)
 	ck_assert_uint_eq(c.max_queued, 5);
 	ck_assert_uint_eq(c.max_context, 2048);
 	ck_assert_uint_eq(c.max_tokens, 100);
+	ck_assert_uint_eq(c.default_max_tokens, 50);
 	ck_assert_uint_eq(c.max_sequences, 8);
 	ck_assert_uint_eq(c.prefill_chunk, 32);
 	ck_assert(!c.prefix_cache);
