@@ -83,6 +83,7 @@ ORCD_TESTS = \
 	tests/integration/logprobs.test \
 	tests/integration/prefix.test \
 	tests/integration/device.test \
-	tests/integration/orcctl_file.test
+	tests/integration/orcctl_file.test \
+	tests/demo.test
 TESTS += $(ORCD_TESTS)
-EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh
+EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh scripts/demo
