@@ -2,3 +2,4 @@
 include $(srcdir)/tests/bench/tokenizer.mk
 include $(srcdir)/tests/bench/prefix.mk
 include $(srcdir)/tests/bench/engine.mk
+include $(srcdir)/tests/bench/cuda.mk
