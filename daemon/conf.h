@@ -40,8 +40,10 @@ struct orc_conf {
 	uint32_t max_queued;        /* requests waiting, per model */
 	uint32_t max_context;       /* tokens per sequence */
 	uint32_t max_tokens;        /* generated tokens per request */
+	uint32_t default_max_tokens; /* ... when the request sets none; 0 = max_tokens */
 	uint32_t max_sequences;     /* sequences decoding at once, per model */
 	uint32_t prefill_chunk;     /* prompt tokens per sequence per step */
+	bool prefix_cache;          /* reuse cached KV blocks of common prompt prefixes */
 
 	uid_t *allowed_uids;        /* empty lists: everyone may connect */
 	size_t n_allowed_uids;

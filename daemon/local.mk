@@ -80,6 +80,10 @@ ORCD_TESTS = \
 	tests/integration/slow.test \
 	tests/integration/metrics.test \
 	tests/integration/notify.test \
-	tests/integration/logprobs.test
+	tests/integration/logprobs.test \
+	tests/integration/prefix.test \
+	tests/integration/device.test \
+	tests/integration/orcctl_file.test \
+	tests/demo.test
 TESTS += $(ORCD_TESTS)
-EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh
+EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh scripts/demo

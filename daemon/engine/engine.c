@@ -185,6 +185,11 @@ int orc_model_n_threads(const struct orc_model *m) { return orc_backend_cpu_thre
 uint32_t orc_model_n_ctx(const struct orc_model *m) { return m->n_ctx; }
 uint32_t orc_model_n_vocab(const struct orc_model *m) { return m->desc->hp.n_vocab; }
 
+void orc_model_get_device_info(const struct orc_model *m, struct orc_device_info *ret)
+{
+	orc_backend_describe(m->be, ret);
+}
+
 void orc_model_get_mem(const struct orc_model *m, struct orc_model_mem *ret)
 {
 	orc_graph_get_mem(m->graph, ret);

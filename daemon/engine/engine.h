@@ -56,6 +56,28 @@ struct orc_model_mem {
 };
 void orc_model_get_mem(const struct orc_model *m, struct orc_model_mem *ret);
 
+/* ---- the device ----
+ * What a backend runs on: the GPU, or the host's CPU and RAM. The memory is
+ * the one that models are placed in (VRAM, or RAM), as the backend reports
+ * it (backend.h, mem_info; for RAM, /proc/meminfo's MemTotal and
+ * MemAvailable). */
+struct orc_device_info {
+	const char *backend;       /* "cpu", "cuda" (static) */
+	char name[128];            /* the GPU's name, or the CPU's model name; "" unknown */
+	bool gpu;                  /* the memory is a GPU's */
+	uint64_t mem_total;        /* bytes; 0: unknown */
+	uint64_t mem_free;         /* bytes free now (RAM: MemAvailable); 0 when unknown */
+};
+
+/* Describe the device that a model loaded with `kind` would run on (AUTO:
+ * CUDA when it starts, else the CPU). Starts the backend briefly, so with
+ * CUDA this initialises it in the calling process (never fork after). CUDA
+ * without a usable GPU: -ENODEV with the reason. */
+int orc_device_query(enum orc_backend_kind kind, struct orc_device_info *ret, struct orc_err *err);
+/* The device of a loaded model, with its memory as of now. Any thread may
+ * call it, also while another evaluates. */
+void orc_model_get_device_info(const struct orc_model *m, struct orc_device_info *ret);
+
 /* A sequence: -EBUSY when n_seq_max are already open. */
 int orc_seq_new(struct orc_model *m, struct orc_seq **ret, struct orc_err *err);
 void orc_seq_free(struct orc_seq *s);        /* NULL is a no-op */
