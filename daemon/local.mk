@@ -80,6 +80,7 @@ ORCD_TESTS = \
 	tests/integration/slow.test \
 	tests/integration/metrics.test \
 	tests/integration/notify.test \
-	tests/integration/logprobs.test
+	tests/integration/logprobs.test \
+	tests/integration/fault_model_file.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh
