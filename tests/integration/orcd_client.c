@@ -509,6 +509,16 @@ static int cmd_raw(const char *name)
 		send_frame(fd, "\x82\xa4type\x18\xa2id\x00", 11);
 		outcome(fd, 1);
 		return 0;
+	} else if (!strcmp(name, "half-frame-hang")) {   /* half a frame, then silence */
+		fd = handshake();
+		put_be32(buf, 100);
+		write_all(fd, buf, 10);
+		outcome(fd, 1);
+		return 0;
+	} else if (!strcmp(name, "silent")) {            /* connect, never say hello */
+		fd = connect_raw();
+		outcome(fd, 1);
+		return 0;
 	} else if (!strcmp(name, "truncated-eof")) {
 		fd = handshake();
 		put_be32(buf, 100);
