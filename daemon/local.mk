@@ -90,6 +90,7 @@ ORCD_TESTS = \
 	tests/integration/notify.test \
 	tests/integration/logprobs.test \
 	tests/integration/fault_model_file.test \
-	tests/integration/fault_conn.test
+	tests/integration/fault_conn.test \
+	tests/integration/fault_access.test
 TESTS += $(ORCD_TESTS)
 EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh
