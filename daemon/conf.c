@@ -35,6 +35,8 @@ int orc_conf_defaults(struct orc_conf *c)
 	c->prefix_cache = true;
 	c->keep_alive_ms = ORC_KEEP_ALIVE_DEFAULT_MS;
 	c->drain_timeout_ms = ORC_DRAIN_TIMEOUT_MS;
+	c->handshake_timeout_ms = ORC_HANDSHAKE_TIMEOUT_MS;
+	c->frame_timeout_ms = ORC_PARTIAL_FRAME_TIMEOUT_MS;
 	c->metrics_interval_ms = 10000;
 	c->mem_budget_pct = ORC_MEM_BUDGET_PERCENT_DEFAULT;
 	c->log_level = LOG_INFO;
@@ -390,6 +392,11 @@ int orc_conf_set(struct orc_conf *c, const char *key, const char *v, struct orc_
 	else if (strcmp(key, "drain_timeout") == 0) {
 		r = orc_parse_duration_ms(v, &c->drain_timeout_ms);
 		if (r == 0 && (c->drain_timeout_ms < 0 || c->drain_timeout_ms > 3600000))
+			r = -ERANGE;
+	} else if (strcmp(key, "handshake_timeout") == 0 || strcmp(key, "frame_timeout") == 0) {
+		int64_t *ms = key[0] == 'h' ? &c->handshake_timeout_ms : &c->frame_timeout_ms;
+		r = orc_parse_duration_ms(v, ms);
+		if (r == 0 && (*ms < 100 || *ms > 3600000))
 			r = -ERANGE;
 	} else if (strcmp(key, "memory_budget") == 0)
 		r = orc_parse_size(v, &c->mem_budget, &c->mem_budget_pct);

@@ -52,6 +52,8 @@ struct orc_conf {
 
 	int64_t keep_alive_ms;      /* after the last request; FOREVER pins */
 	int64_t drain_timeout_ms;   /* SIGTERM: running work is cancelled after this */
+	int64_t handshake_timeout_ms; /* a connection must say hello by then */
+	int64_t frame_timeout_ms;   /* a started frame must complete by then */
 	uint64_t mem_budget;        /* bytes; 0 = mem_budget_pct of what is free */
 	unsigned mem_budget_pct;
 

@@ -261,7 +261,9 @@ void orc_reg_read_info(struct orc_registry *r, struct orc_reg_model *e)
 		return;
 	e->file_size = (uint64_t)st.st_size;
 	e->mtime = st.st_mtim;
-	if (orc_gguf_open(e->path, &g, &err) < 0 || orc_model_desc_new(g, &desc, &err) < 0) {
+	/* META: read(), never mmap, so a file truncated meanwhile gives an
+	 * error, not SIGBUS; only the header and tables are read */
+	if (orc_gguf_open_read(e->path, ORC_GGUF_META, &g, &err) < 0 || orc_model_desc_new(g, &desc, &err) < 0) {
 		set_info_err(e, orc_err_msg(&err));
 		orc_gguf_free(g);
 		return;

@@ -48,6 +48,8 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.mem_budget_pct, 90);
 	ck_assert(c.prefix_cache);
 	ck_assert_int_eq(c.keep_alive_ms, 5 * 60 * 1000);
+	ck_assert_int_eq(c.handshake_timeout_ms, 10000);   /* orcd.conf(5) */
+	ck_assert_int_eq(c.frame_timeout_ms, 30000);
 	ck_assert_int_eq(c.n_allowed_uids, 0);
 	ck_assert_int_eq(orc_conf_load(&c, "/nonexistent/orcd.conf", true, NULL), 0);
 	ck_assert_int_eq(orc_conf_load(&c, "/nonexistent/orcd.conf", false, NULL), -ENOENT);
@@ -81,6 +83,8 @@ START_TEST(full_file)
 		     "memory_budget = 1536M\n"
 		     "log_level = debug\n"
 		     "drain_timeout = 3s\n"
+		     "handshake_timeout = 1s\n"
+		     "frame_timeout = 1500ms\n"
 		     "metrics_file = /tmp/m.prom\n"
 		     "metrics_interval = 500ms\n"
 		     "[model a]\n"
@@ -113,6 +117,8 @@ START_TEST(full_file)
 	ck_assert_uint_eq(c.mem_budget_pct, 0);
 	ck_assert_int_eq(c.log_level, 7);
 	ck_assert_int_eq(c.drain_timeout_ms, 3000);
+	ck_assert_int_eq(c.handshake_timeout_ms, 1000);
+	ck_assert_int_eq(c.frame_timeout_ms, 1500);
 	ck_assert_str_eq(c.metrics_file, "/tmp/m.prom");
 	ck_assert_int_eq(c.metrics_interval_ms, 500);
 	ck_assert_int_eq(orc_conf_keep_alive(&c, "a"), ORC_KEEP_ALIVE_FOREVER);
@@ -145,6 +151,8 @@ START_TEST(errors_name_the_line)
 		{ "log_level = loud\n", "log_level" },
 		{ "prefix_cache = maybe\n", "prefix_cache" },
 		{ "drain_timeout = forever\n", "drain_timeout" },
+		{ "handshake_timeout = 10ms\n", "handshake_timeout" },
+		{ "frame_timeout = 2h\n", "frame_timeout" },
 		{ "metrics_interval = 1ms\n", "metrics_interval" },
 	};
 

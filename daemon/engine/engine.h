@@ -34,6 +34,10 @@ struct orc_model_opts {
 	void *progress_user;
 	uint32_t n_batch;              /* most tokens per forward pass (larger evals are split
 	                                * into passes, with the same results); 0 = 512 */
+	bool copy_file;                /* read() the file into memory instead of mapping it
+	                                * (orcd: a file truncated later cannot raise SIGBUS;
+	                                * see ORC_GGUF_COPY). Other backends than the CPU keep
+	                                * only the metadata of the copy after the upload. */
 };
 
 int orc_model_load(const char *path, const struct orc_model_opts *opts,

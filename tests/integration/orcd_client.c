@@ -12,6 +12,8 @@
  *   orcd-client -S SOCK status | list | show M | load M [KEEPALIVE_S] | unload M
  *   orcd-client -S SOCK tokenize M TEXT | detokenize M ID...
  *   orcd-client -S SOCK raw CASE    (see raw_cases below; prints the outcome)
+ *   orcd-client -S SOCK rawname load|gen NAME   a request naming the model NAME
+ *       as given (no client-side check); prints the outcome as raw does
  *   orcd-client -S SOCK idle SECONDS   connect, hello, wait
  *   orcd-client -S SOCK mid -m MODEL -n N -B FILE [-c CHUNK]
  *       one connection, two requests: a generation of N tokens, and after
@@ -528,6 +530,16 @@ static int cmd_raw(const char *name)
 		send_frame(fd, "\x82\xa4type\x18\xa2id\x00", 11);
 		outcome(fd, 1);
 		return 0;
+	} else if (!strcmp(name, "half-frame-hang")) {   /* half a frame, then silence */
+		fd = handshake();
+		put_be32(buf, 100);
+		write_all(fd, buf, 10);
+		outcome(fd, 1);
+		return 0;
+	} else if (!strcmp(name, "silent")) {            /* connect, never say hello */
+		fd = connect_raw();
+		outcome(fd, 1);
+		return 0;
 	} else if (!strcmp(name, "truncated-eof")) {
 		fd = handshake();
 		put_be32(buf, 100);
@@ -540,6 +552,34 @@ static int cmd_raw(const char *name)
 		return 2;
 	}
 	outcome(fd, 2);
+	return 0;
+}
+
+/* A load (or generate) request naming a model by the raw string NAME,
+ * past the client-side name check: prints orcd's outcome. */
+static int cmd_rawname(const char *kind, const char *name)
+{
+	static const uint8_t load_head[] = { 0x83, 0xa4, 't', 'y', 'p', 'e', 0x14, 0xa2, 'i', 'd', 0x05,
+					     0xa5, 'm', 'o', 'd', 'e', 'l' };
+	uint8_t buf[512], model[300];
+	size_t len = strlen(name), n;
+	int fd;
+
+	if (len > 255)
+		return 2;
+	model[0] = 0xd9;                      /* str 8 */
+	model[1] = (uint8_t)len;
+	memcpy(model + 2, name, len);
+	if (!strcmp(kind, "gen")) {
+		n = generate_with_model(buf, model, len + 2);
+	} else {
+		memcpy(buf, load_head, sizeof(load_head));
+		memcpy(buf + sizeof(load_head), model, len + 2);
+		n = sizeof(load_head) + len + 2;
+	}
+	fd = handshake();
+	send_frame(fd, buf, (uint32_t)n);
+	outcome(fd, 1);
 	return 0;
 }
 
@@ -738,6 +778,8 @@ int main(int argc, char **argv)
 		return finish(cmd_gen(argc, argv));
 	if (!strcmp(argv[0], "raw") && argc > 1)
 		return cmd_raw(argv[1]);
+	if (!strcmp(argv[0], "rawname") && argc > 2)
+		return finish(cmd_rawname(argv[1], argv[2]));
 	if (!strcmp(argv[0], "idle") && argc > 1)
 		return cmd_idle(atoi(argv[1]));
 	if (!strcmp(argv[0], "mid"))
