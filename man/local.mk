@@ -1,1 +1,5 @@
-# man/local.mk -- build fragment (included by the top Makefile.am)
+# man/local.mk -- the manual pages (mdoc), installed by `make install` and
+# checked by tests/admin/manlint.test and tests/admin/docsync.test.
+dist_man_MANS += \
+	man/libocclient.3 \
+	man/orcd-protocol.7

@@ -18,3 +18,6 @@ install-sysusers-tmpfiles:
 	$(INSTALL_DATA) $(srcdir)/systemd/orcd.tmpfiles $(DESTDIR)$(tmpfilesdir)/orcd.conf
 uninstall-sysusers-tmpfiles:
 	rm -f $(DESTDIR)$(sysusersdir)/orcd.conf $(DESTDIR)$(tmpfilesdir)/orcd.conf
+
+# The administration component's acceptance tests.
+include $(srcdir)/tests/admin/local.mk
