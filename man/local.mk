@@ -2,4 +2,5 @@
 # checked by tests/admin/manlint.test and tests/admin/docsync.test.
 dist_man_MANS += \
 	man/libocclient.3 \
-	man/orcd-protocol.7
+	man/orcd-protocol.7 \
+	man/orcd.8
