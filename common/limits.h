@@ -47,6 +47,7 @@
 #define ORC_MODEL_VOCAB_MAX        (1u << 22)
 #define ORC_MODEL_HEADS_MAX        1024
 #define ORC_MODEL_EMBD_MAX         (1u << 16)
+#define ORC_MODEL_FF_MAX           (1u << 20)  /* feed-forward width */
 
 /* ---- tokenizer ---- */
 #define ORC_TOKEN_PIECE_MAX        1024        /* bytes of one vocabulary entry */

@@ -11,7 +11,14 @@
  * orc_gguf_open() validates the whole header, metadata and tensor table
  * before returning, so every accessor below is safe on any returned handle.
  * Strings and tensor data point into the mapping and live as long as the
- * handle. Library code: errors are returned, never printed. */
+ * handle. Library code: errors are returned, never printed.
+ *
+ * Errors: -EBADMSG for a malformed file (the message names the field and
+ * its file offset), -E2BIG for arrays nested deeper than
+ * ORC_GGUF_ARRAY_DEPTH_MAX, -ENOMEM, or the errno of open/mmap. Every count
+ * is checked against the bytes left before memory is allocated for it.
+ * Lookups by key and tensor name are hashed; a handle is immutable after
+ * open and may be read from several threads at once. */
 #ifndef ORC_GGUF_H
 #define ORC_GGUF_H
 
@@ -68,6 +75,7 @@ struct orc_gguf_tensor {
 	uint64_t size;             /* bytes */
 	uint64_t file_offset;      /* absolute offset of the data in the file */
 	const void *data;          /* into the mapping */
+	uint64_t info_offset;      /* of its entry in the tensor table (for messages) */
 };
 
 /* Open and validate a file through mmap. */

@@ -23,9 +23,9 @@ struct orc_hparams {
 	uint32_t n_head_kv;
 	uint32_t head_dim;        /* n_embd / n_head unless the file says otherwise */
 	uint32_t n_ff;
-	uint32_t n_rot;           /* rotary dims (<= head_dim) */
+	uint32_t n_rot;           /* rotary dims (<= head_dim); 0 for gpt2 (no RoPE) */
 	bool rope_neox;           /* NeoX halves (qwen2, phi3) vs adjacent pairs (llama) */
-	float rope_theta;         /* default 10000 */
+	float rope_theta;         /* default 10000; 0 for gpt2 (learned positions) */
 	float norm_eps;           /* rms or layer norm epsilon */
 	bool use_layernorm;       /* gpt2 */
 	bool tied_output;         /* output.weight absent: logits use token_embd */
@@ -58,6 +58,16 @@ struct orc_model_desc {
 
 const char *orc_arch_name(enum orc_arch a);
 
+/* Hyper-parameters only, from the metadata: works on files without tensors
+ * (vocabulary files). -ENOTSUP (message names it) for an architecture other
+ * than the four; -EBADMSG for a missing, mistyped or out-of-range key, or
+ * -E2BIG past the ORC_MODEL_* caps. n_vocab comes from tokenizer.ggml.tokens,
+ * else ARCH.vocab_size, else token_embd.weight; 0 when none exists. */
+int orc_hparams_read(const struct orc_gguf *g, struct orc_hparams *ret, struct orc_err *err);
+
+/* Hyper-parameters plus the tensor map: every needed tensor must be present
+ * with the shape llama.cpp expects; a missing or mis-shaped tensor is
+ * -EBADMSG with its name in the message. */
 int orc_model_desc_new(const struct orc_gguf *g, struct orc_model_desc **ret, struct orc_err *err);
 void orc_model_desc_free(struct orc_model_desc *d);   /* NULL is a no-op */
 

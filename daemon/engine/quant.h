@@ -18,7 +18,8 @@ enum orc_type {
 	ORC_TYPE_I8 = 24, ORC_TYPE_I16 = 25, ORC_TYPE_I32 = 26, ORC_TYPE_I64 = 27,
 	ORC_TYPE_F64 = 28, ORC_TYPE_IQ1_M = 29, ORC_TYPE_BF16 = 30,
 	ORC_TYPE_TQ1_0 = 34, ORC_TYPE_TQ2_0 = 35,
-	ORC_TYPE_COUNT = 36
+	ORC_TYPE_MXFP4 = 39, ORC_TYPE_NVFP4 = 40, ORC_TYPE_Q1_0 = 41, ORC_TYPE_Q2_0 = 42,
+	ORC_TYPE_COUNT = 43   /* 4, 5, 31-33 and 36-38 are retired numbers: not valid */
 };
 
 #define ORC_QK_K 256
@@ -36,8 +37,11 @@ const struct orc_type_info *orc_type_info(uint32_t type);
 uint64_t orc_type_row_bytes(enum orc_type type, uint64_t n);
 
 /* Dequantize n elements (a multiple of the block size) into dst.
- * Returns 0, or -ENOTSUP for a type without dequantization, -EINVAL for a bad n. */
+ * Returns 0, or -ENOTSUP for a type without dequantization, -EINVAL for a bad n.
+ * src needs no alignment. Results equal ggml's dequantize_row_* bit for bit. */
 int orc_dequant_row(enum orc_type type, const void *src, float *dst, uint64_t n);
+/* Name of a type number, or "?" for one ggml does not define. */
+const char *orc_type_name(uint32_t type);
 
 float orc_f16_to_f32(uint16_t h);
 uint16_t orc_f32_to_f16(float f);      /* round to nearest even */
