@@ -51,6 +51,6 @@ check-admin: all
 
 clean-local: clean-admin-tests
 clean-admin-tests:
-	rm -rf tests/admin/destdir tests/admin/tmp
+	rm -rf tests/admin/destdir tests/admin/destdir.ok tests/admin/tmp
 
 .PHONY: check-admin clean-admin-tests
