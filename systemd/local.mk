@@ -21,3 +21,4 @@ uninstall-sysusers-tmpfiles:
 
 # The administration component's acceptance tests.
 include $(srcdir)/tests/admin/local.mk
+EXTRA_DIST += debian/changelog debian/control debian/rules debian/source/format debian/.gitignore
