@@ -3,5 +3,6 @@
 dist_man_MANS += \
 	man/orcctl.1 \
 	man/libocclient.3 \
+	man/orcd.conf.5 \
 	man/orcd-protocol.7 \
 	man/orcd.8
