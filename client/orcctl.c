@@ -11,6 +11,10 @@
 #include "orcctl.h"
 
 const struct orcctl_cmd orcctl_cmds[] = {
+	{ "generate", "generate text from a GGUF file (local mode, no daemon)", orcctl_cmd_generate },
+	{ "inspect", "describe a GGUF file offline (no daemon needed)", orcctl_cmd_inspect },
+	{ "tokenize", "text on standard input -> token ids (offline with --file)", orcctl_cmd_tokenize },
+	{ "detokenize", "token ids -> text (offline with --file)", orcctl_cmd_detokenize },
 
 	{ NULL, NULL, NULL },
 };

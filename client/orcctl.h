@@ -28,5 +28,11 @@ struct orcctl_cmd {
 /* The table, in orcctl.c; NULL-terminated. */
 extern const struct orcctl_cmd orcctl_cmds[];
 
+/* Subcommands (cmd_<name>.c). */
+int orcctl_cmd_generate(int argc, char **argv, const struct orcctl_global *g);
+int orcctl_cmd_inspect(int argc, char **argv, const struct orcctl_global *g);
+int orcctl_cmd_tokenize(int argc, char **argv, const struct orcctl_global *g);
+int orcctl_cmd_detokenize(int argc, char **argv, const struct orcctl_global *g);
+
 
 #endif

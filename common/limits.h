@@ -51,6 +51,7 @@
 
 /* ---- tokenizer ---- */
 #define ORC_TOKEN_PIECE_MAX        1024        /* bytes of one vocabulary entry */
+#define ORC_TOK_TEXT_MAX           (1u << 30)  /* bytes of text in one encode call */
 
 /* ---- CPU backend ---- */
 #define ORC_THREADS_MAX            256

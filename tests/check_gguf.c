@@ -502,6 +502,36 @@ START_TEST(test_shared_models)
 }
 END_TEST
 
+/* Every .gguf under vocab/ and models/ parses (new fixtures included). */
+START_TEST(test_shared_all)
+{
+	static const char *const dirs[] = { "vocab", "models" };
+	int n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s", orc_test_shared(dirs[i]));
+		DIR *d = opendir(dir);
+		ck_assert_msg(d != NULL, "cannot open %s", dir);
+		for (struct dirent *e; (e = readdir(d));) {
+			size_t len = strlen(e->d_name);
+			if (len < 5 || strcmp(e->d_name + len - 5, ".gguf") != 0)
+				continue;
+			char path[8192];
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			struct orc_gguf *g = NULL;
+			struct orc_err err = { 0 };
+			ck_assert_msg(orc_gguf_open(path, &g, &err) == 0, "%s: %s", path, orc_err_msg(&err));
+			ck_assert_uint_eq(orc_gguf_version(g), 3);
+			orc_gguf_free(g);
+			n++;
+		}
+		closedir(d);
+	}
+	ck_assert_int_ge(n, 9);   /* 4 vocabularies and 5 models in ../shared/README.md */
+}
+END_TEST
+
 /* ---- fuzz corpus replay: each file opens or fails cleanly ---- */
 
 START_TEST(test_fuzz_corpus)
@@ -562,6 +592,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	if (have_shared()) {
 		TCase *ts = tcase_create("shared");
+		tcase_add_test(ts, test_shared_all);
 		tcase_add_test(ts, test_shared_vocab);
 		tcase_add_test(ts, test_shared_qwen2_vocab);
 		tcase_add_test(ts, test_shared_models);

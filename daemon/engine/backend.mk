@@ -1,1 +1,32 @@
-# daemon/engine/backend.mk -- build fragment for the backend component (included by daemon/engine/local.mk)
+# daemon/engine/backend.mk -- build fragment for the backend component (included by daemon/engine/local.mk):
+# the backend ops table, the CPU backend, the model graphs and the engine.
+
+# tests/jsonr.c is the tests' JSON reader; suites that need it list it in their sources.
+check_PROGRAMS += tests/check_jsonr
+tests_check_jsonr_SOURCES = tests/check_jsonr.c tests/jsonr.c tests/jsonr.h
+tests_check_jsonr_CFLAGS = $(TEST_CFLAGS)
+tests_check_jsonr_LDADD = $(TEST_LDADD) -lm
+TESTS += tests/check_jsonr
+
+daemon_engine_libengine_la_SOURCES += \
+	daemon/engine/backend.h daemon/engine/backend.c \
+	daemon/engine/threadpool.h daemon/engine/threadpool.c \
+	daemon/engine/cpu_kernels.h daemon/engine/cpu_kernels.c daemon/engine/cpu_kernels_avx2.c \
+	daemon/engine/backend_cpu_impl.h daemon/engine/backend_cpu.c \
+	daemon/engine/backend_cpu_matmul.c daemon/engine/backend_cpu_attn.c \
+	daemon/engine/kvcache.h daemon/engine/kvcache.c \
+	daemon/engine/graph.h daemon/engine/graph_impl.h daemon/engine/graph.c \
+	daemon/engine/graph_load.c \
+	daemon/engine/engine.h daemon/engine/engine.c
+
+check_PROGRAMS += tests/check_ops
+tests_check_ops_SOURCES = tests/check_ops.c
+tests_check_ops_CFLAGS = $(TEST_CFLAGS)
+tests_check_ops_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) -lm
+TESTS += tests/check_ops
+
+check_PROGRAMS += tests/check_engine
+tests_check_engine_SOURCES = tests/check_engine.c tests/jsonr.c tests/jsonr.h
+tests_check_engine_CFLAGS = $(TEST_CFLAGS)
+tests_check_engine_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS) -lm
+TESTS += tests/check_engine

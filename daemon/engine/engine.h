@@ -31,6 +31,8 @@ struct orc_model_opts {
 	uint32_t n_seq_max;            /* sequences open at once; 0 = 1 */
 	orc_progress_fn progress;      /* optional */
 	void *progress_user;
+	uint32_t n_batch;              /* most tokens per forward pass (larger evals are split
+	                                * into passes, with the same results); 0 = 512 */
 };
 
 int orc_model_load(const char *path, const struct orc_model_opts *opts,
@@ -41,6 +43,10 @@ const struct orc_model_desc *orc_model_get_desc(const struct orc_model *m);
 const struct orc_tok *orc_model_get_tok(const struct orc_model *m);
 const struct orc_gguf *orc_model_get_gguf(const struct orc_model *m);
 const char *orc_model_backend_name(const struct orc_model *m);  /* "cpu", "cuda" */
+/* Why AUTO did not pick CUDA ("" when it did, or when not AUTO): log it once. */
+const char *orc_model_backend_note(const struct orc_model *m);
+/* CPU threads in use (0 on other backends). */
+int orc_model_n_threads(const struct orc_model *m);
 uint32_t orc_model_n_ctx(const struct orc_model *m);
 uint32_t orc_model_n_vocab(const struct orc_model *m);
 
@@ -61,13 +67,29 @@ struct orc_eval_item {
 	const int32_t *ids;      /* n tokens appended at orc_seq_pos(seq) */
 	uint32_t n;
 	bool logits_all;         /* logits for every one of the n positions, not just the last */
-	float *logits;           /* out, caller-owned: n_vocab floats, or n x n_vocab when logits_all */
+	float *logits;           /* out, caller-owned: n_vocab floats, or n x n_vocab when logits_all;
+	                          * NULL: no logits (a prompt chunk before the last) */
 };
 
-/* Evaluate all items in one batched pass. On success every sequence's
- * position advances by its n. Ids out of range are -EINVAL, a context
- * overflow -E2BIG (naming the limit); on error no position changes.
- * The logits of a sequence do not depend on what else is in the batch. */
+/* Evaluate all items in one batched pass (split internally into passes of
+ * at most n_batch tokens). On success every sequence's position advances by
+ * its n. Errors, checked before anything runs, leave every position and
+ * cache unchanged: an empty batch, an item without tokens, a sequence twice
+ * or of another model, or a token id out of range are -EINVAL (naming the
+ * item, index and id); a context overflow is -E2BIG (naming position, count
+ * and n_ctx); a full KV cache -ENOSPC. A backend failure during the pass
+ * is returned as is, also with no position changed.
+ *
+ * Reproducibility contract. On one machine and backend (CPU: one kernel
+ * set, AVX2 or portable), the logits after token i of a sequence are a
+ * function of the model file and the sequence's ids 0..i only. They are
+ * bit-identical whether those tokens were evaluated in one call, in chunks
+ * of any size or one by one; whatever n_batch is; whatever other sequences
+ * (at whatever positions, prefilling or decoding) share the batch, and in
+ * which order; whatever KV blocks the sequence was given; and whatever the
+ * number of CPU threads. (Each output element is computed by a fixed
+ * sequence of float operations that depends only on its own inputs; see
+ * backend.h.) Different backends or kernel sets agree only to rounding. */
 int orc_model_eval(struct orc_model *m, struct orc_eval_item *items, size_t n_items,
 		   struct orc_err *err);
 

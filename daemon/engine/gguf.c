@@ -1,8 +1,8 @@
-/* gguf.c -- GGUF v2/v3 parser: maps the file, validates the header, every
- * metadata value and the tensor table before anything is used, then serves
- * hashed lookups and O(1) array element access. Assumes a little-endian host
- * (x86-64, aarch64); every multi-byte field is read with memcpy, never
- * through a cast pointer, so unaligned fields are fine. Library code. */
+/* gguf.c -- GGUF v2/v3 parser: maps the file and validates the header,
+ * every metadata value and the tensor table before anything is used,
+ * building the hash tables and array indexes that gguf_get.c serves from.
+ * Assumes a little-endian host (x86-64, aarch64); multi-byte fields are
+ * read with memcpy, never through a cast pointer. Library code. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,44 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gguf.h"
+#include "gguf_impl.h"
 
 #define GGUF_HEADER_BYTES 24u
 #define KV_MIN_BYTES      13u  /* key length 8 + value type 4 + 1-byte value */
 #define TENSOR_MIN_BYTES  32u  /* name length 8 + n_dims 4 + ne 8 + type 4 + offset 8 */
 
-/* ---- arena: every parser allocation, freed at once ---- */
-
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, cap;
-	_Alignas(16) unsigned char mem[];
-};
+/* ---- allocation ---- */
 
 #define ARENA_CHUNK 65536u
-
-/* Array element access state (struct orc_gguf_arr.impl). */
-struct arr_impl {
-	const uint8_t *data;              /* first element, in the mapping */
-	const uint64_t *off;              /* STRING: offset of element i from data */
-	const struct orc_gguf_arr *sub;   /* ARRAY: the nested arrays */
-};
-
-struct orc_gguf {
-	const uint8_t *base;     /* the file */
-	uint64_t size;
-	void *map;               /* NULL for orc_gguf_open_mem() */
-	size_t map_len;
-	uint32_t version;
-	uint64_t alignment;
-	uint64_t data_offset;
-	uint64_t n_kv, n_tensors;
-	struct orc_gguf_kv *kv;              /* [n_kv] */
-	struct orc_gguf_tensor *tensors;     /* [n_tensors] */
-	uint64_t *kv_hash, *t_hash;          /* open addressing: index + 1, 0 = empty */
-	uint64_t kv_mask, t_mask;
-	struct arena_chunk *arena;
-};
 
 static void *arena_alloc(struct orc_gguf *g, size_t n)
 {
@@ -80,66 +51,6 @@ static void *arena_alloc(struct orc_gguf *g, size_t n)
 	return p;
 }
 
-/* ---- little-endian loads ---- */
-
-static uint32_t ld32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t ld64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-/* ---- names ---- */
-
-static const char *const vtype_names[ORC_GGUF_VTYPE_COUNT] = {
-	"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
-	"bool", "string", "array", "uint64", "int64", "float64",
-};
-
-/* Bytes of one scalar element; 0 for string and array. */
-static const uint8_t vtype_size[ORC_GGUF_VTYPE_COUNT] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
-
-const char *orc_gguf_vtype_name(enum orc_gguf_vtype t)
-{
-	return (unsigned)t < ORC_GGUF_VTYPE_COUNT ? vtype_names[t] : "?";
-}
-
-/* A printable copy of at most 48 bytes of s, for messages. */
-static const char *printable(const char *s, uint64_t len, char buf[64])
-{
-	size_t n = len > 48 ? 48 : (size_t)len, o = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	if (len > n) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-/* ---- hashing (FNV-1a) ---- */
-
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static uint64_t *hash_new(uint64_t n, uint64_t *ret_mask)
 {
 	uint64_t cap = 8;
@@ -147,39 +58,6 @@ static uint64_t *hash_new(uint64_t n, uint64_t *ret_mask)
 		cap <<= 1;
 	*ret_mask = cap - 1;
 	return calloc(cap, sizeof(uint64_t));
-}
-
-static bool kv_key_eq(const struct orc_gguf_kv *kv, const char *key, size_t len)
-{
-	return kv->key.len == len && memcmp(kv->key.ptr, key, len) == 0;
-}
-
-/* Index of the key, or UINT64_MAX. */
-static uint64_t kv_lookup(const struct orc_gguf *g, const char *key, size_t len)
-{
-	if (!g->kv_hash)
-		return UINT64_MAX;
-	for (uint64_t h = hash_bytes(key, len) & g->kv_mask;; h = (h + 1) & g->kv_mask) {
-		uint64_t e = g->kv_hash[h];
-		if (e == 0)
-			return UINT64_MAX;
-		if (kv_key_eq(&g->kv[e - 1], key, len))
-			return e - 1;
-	}
-}
-
-static uint64_t tensor_lookup(const struct orc_gguf *g, const char *name, size_t len)
-{
-	if (!g->t_hash)
-		return UINT64_MAX;
-	for (uint64_t h = hash_bytes(name, len) & g->t_mask;; h = (h + 1) & g->t_mask) {
-		uint64_t e = g->t_hash[h];
-		if (e == 0)
-			return UINT64_MAX;
-		const char *tn = g->tensors[e - 1].name;
-		if (strncmp(tn, name, len) == 0 && tn[len] == '\0')
-			return e - 1;
-	}
 }
 
 /* ---- the parser ---- */
@@ -209,7 +87,7 @@ static int kv_fail(struct parser *ps, int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return orc_err_set(ps->err, code, "metadata key '%s' (#%" PRIu64 ") at offset %" PRIu64 ": %s",
-			   printable(ps->kv->key.ptr, ps->kv->key.len, name), ps->kv_index,
+			   orc_gguf_printable(ps->kv->key.ptr, ps->kv->key.len, name), ps->kv_index,
 			   ps->kv->file_offset, msg);
 }
 
@@ -230,7 +108,7 @@ static int parse_scalar(struct parser *ps, enum orc_gguf_vtype t, struct orc_ggu
 		if (left(ps) < 8)
 			return kv_fail(ps, -EBADMSG, "string length at offset %" PRIu64
 				       " truncated (needs 8 bytes, %" PRIu64 " left)", at, left(ps));
-		uint64_t len = ld64(p);
+		uint64_t len = orc_ld64(p);
 		if (len > left(ps) - 8)
 			return kv_fail(ps, -EBADMSG, "string length %" PRIu64 " at offset %" PRIu64
 				       " exceeds the %" PRIu64 " bytes left", len, at, left(ps) - 8);
@@ -239,19 +117,19 @@ static int parse_scalar(struct parser *ps, enum orc_gguf_vtype t, struct orc_ggu
 		ps->pos += 8 + len;
 		return 0;
 	}
-	uint8_t sz = vtype_size[t];
+	uint8_t sz = orc_gguf_vtype_size[t];
 	if (left(ps) < sz)
 		return kv_fail(ps, -EBADMSG, "%s value at offset %" PRIu64 " truncated (needs %u bytes, %"
-			       PRIu64 " left)", vtype_names[t], at, sz, left(ps));
+			       PRIu64 " left)", orc_gguf_vtype_name(t), at, sz, left(ps));
 	switch (t) {
 	case ORC_GGUF_UINT8: kv->v.u = p[0]; break;
 	case ORC_GGUF_INT8: kv->v.i = (int8_t)p[0]; break;
 	case ORC_GGUF_UINT16: { uint16_t v; memcpy(&v, p, 2); kv->v.u = v; break; }
 	case ORC_GGUF_INT16: { int16_t v; memcpy(&v, p, 2); kv->v.i = v; break; }
-	case ORC_GGUF_UINT32: kv->v.u = ld32(p); break;
+	case ORC_GGUF_UINT32: kv->v.u = orc_ld32(p); break;
 	case ORC_GGUF_INT32: { int32_t v; memcpy(&v, p, 4); kv->v.i = v; break; }
 	case ORC_GGUF_FLOAT32: { float v; memcpy(&v, p, 4); kv->v.f = v; break; }
-	case ORC_GGUF_UINT64: kv->v.u = ld64(p); break;
+	case ORC_GGUF_UINT64: kv->v.u = orc_ld64(p); break;
 	case ORC_GGUF_INT64: { int64_t v; memcpy(&v, p, 8); kv->v.i = v; break; }
 	case ORC_GGUF_FLOAT64: { double v; memcpy(&v, p, 8); kv->v.f = v; break; }
 	case ORC_GGUF_BOOL:
@@ -284,7 +162,7 @@ static int parse_str_elems(struct parser *ps, uint64_t n, struct arr_impl *impl)
 		if (left(ps) < 8)
 			return kv_fail(ps, -EBADMSG, "array element %" PRIu64 ": string length at offset %"
 				       PRIu64 " truncated (needs 8 bytes, %" PRIu64 " left)", i, at, left(ps));
-		uint64_t len = ld64(ps->p + at);
+		uint64_t len = orc_ld64(ps->p + at);
 		if (len > left(ps) - 8)
 			return kv_fail(ps, -EBADMSG, "array element %" PRIu64 ": string length %" PRIu64
 				       " at offset %" PRIu64 " exceeds the %" PRIu64 " bytes left",
@@ -336,20 +214,20 @@ static int parse_arr(struct parser *ps, struct orc_gguf_arr *out, int depth)
 	if (left(ps) < 12)
 		return kv_fail(ps, -EBADMSG, "array header at offset %" PRIu64 " truncated (needs 12 bytes, %"
 			       PRIu64 " left)", at, left(ps));
-	uint32_t et = ld32(ps->p + at);
-	uint64_t n = ld64(ps->p + at + 4);
+	uint32_t et = orc_ld32(ps->p + at);
+	uint64_t n = orc_ld64(ps->p + at + 4);
 	if (et >= ORC_GGUF_VTYPE_COUNT)
 		return kv_fail(ps, -EBADMSG, "array at offset %" PRIu64 ": unknown element type %" PRIu32,
 			       at, et);
 	ps->pos += 12;
-	uint64_t min = et == ORC_GGUF_STRING ? 8 : et == ORC_GGUF_ARRAY ? 12 : vtype_size[et];
+	uint64_t min = et == ORC_GGUF_STRING ? 8 : et == ORC_GGUF_ARRAY ? 12 : orc_gguf_vtype_size[et];
 	if (n > UINT64_MAX / min)
 		return kv_fail(ps, -EBADMSG, "array at offset %" PRIu64 ": element count %" PRIu64
 			       " x %" PRIu64 " bytes overflows", at, n, min);
 	if (n * min > left(ps))
 		return kv_fail(ps, -EBADMSG, "array at offset %" PRIu64 ": %" PRIu64 " elements of type %s"
 			       " need at least %" PRIu64 " bytes, %" PRIu64 " left",
-			       at, n, vtype_names[et], n * min, left(ps));
+			       at, n, orc_gguf_vtype_name((enum orc_gguf_vtype)et), n * min, left(ps));
 
 	struct arr_impl *impl = arena_alloc(ps->g, sizeof(*impl));
 	if (!impl)
@@ -382,11 +260,11 @@ static int parse_header(struct parser *ps)
 
 	if (ps->size >= 4 && memcmp(p, "GGUF", 4) != 0)
 		return orc_err_set(ps->err, -EBADMSG, "bad magic at offset 0: \"%s\" (0x%08" PRIx32
-				   "), expected \"GGUF\"", printable((const char *)p, 4, buf), ld32(p));
+				   "), expected \"GGUF\"", orc_gguf_printable((const char *)p, 4, buf), orc_ld32(p));
 	if (ps->size < GGUF_HEADER_BYTES)
 		return orc_err_set(ps->err, -EBADMSG, "header at offset 0 truncated: file is %" PRIu64
 				   " bytes, a GGUF header needs %u", ps->size, GGUF_HEADER_BYTES);
-	uint32_t v = ld32(p + 4);
+	uint32_t v = orc_ld32(p + 4);
 	if (v == 1)
 		return orc_err_set(ps->err, -EBADMSG, "version 1 at offset 4: GGUF v1 (32-bit counts, "
 				   "2023) is not supported; convert the file to GGUF v3");
@@ -398,8 +276,8 @@ static int parse_header(struct parser *ps)
 				   "(supported: 2 and 3)", v);
 	}
 	ps->g->version = v;
-	ps->g->n_tensors = ld64(p + 8);
-	ps->g->n_kv = ld64(p + 16);
+	ps->g->n_tensors = orc_ld64(p + 8);
+	ps->g->n_kv = orc_ld64(p + 16);
 	ps->pos = GGUF_HEADER_BYTES;
 	return 0;
 }
@@ -440,7 +318,7 @@ static int parse_kv(struct parser *ps, uint64_t i)
 	if (left(ps) < 8)
 		return orc_err_set(ps->err, -EBADMSG, "metadata key #%" PRIu64 " at offset %" PRIu64
 				   ": key length truncated (needs 8 bytes, %" PRIu64 " left)", i, at, left(ps));
-	uint64_t len = ld64(ps->p + at);
+	uint64_t len = orc_ld64(ps->p + at);
 	if (len > ORC_GGUF_KEY_MAX)
 		return orc_err_set(ps->err, -EBADMSG, "metadata key #%" PRIu64 " at offset %" PRIu64
 				   ": key length %" PRIu64 " exceeds the limit of %u bytes", i, at, len,
@@ -457,7 +335,7 @@ static int parse_kv(struct parser *ps, uint64_t i)
 	if (left(ps) < 4)
 		return kv_fail(ps, -EBADMSG, "value type at offset %" PRIu64 " truncated (needs 4 bytes, %"
 			       PRIu64 " left)", ps->pos, left(ps));
-	uint32_t t = ld32(ps->p + ps->pos);
+	uint32_t t = orc_ld32(ps->p + ps->pos);
 	if (t >= ORC_GGUF_VTYPE_COUNT)
 		return kv_fail(ps, -EBADMSG, "unknown value type %" PRIu32 " at offset %" PRIu64,
 			       t, ps->pos);
@@ -468,13 +346,13 @@ static int parse_kv(struct parser *ps, uint64_t i)
 		return r;
 
 	/* insert into the hash; a duplicate is an error */
-	for (uint64_t h = hash_bytes(kv->key.ptr, len) & g->kv_mask;; h = (h + 1) & g->kv_mask) {
+	for (uint64_t h = orc_gguf_hash(kv->key.ptr, len) & g->kv_mask;; h = (h + 1) & g->kv_mask) {
 		uint64_t e = g->kv_hash[h];
 		if (e == 0) {
 			g->kv_hash[h] = i + 1;
 			break;
 		}
-		if (kv_key_eq(&g->kv[e - 1], kv->key.ptr, len))
+		if (orc_gguf_kv_key_eq(&g->kv[e - 1], kv->key.ptr, len))
 			return kv_fail(ps, -EBADMSG, "duplicate key (first at offset %" PRIu64 ")",
 				       g->kv[e - 1].file_offset);
 	}
@@ -485,7 +363,7 @@ static int parse_alignment(struct parser *ps)
 {
 	struct orc_gguf *g = ps->g;
 	static const char key[] = "general.alignment";
-	uint64_t i = kv_lookup(g, key, sizeof(key) - 1);
+	uint64_t i = orc_gguf_kv_index(g, key, sizeof(key) - 1);
 
 	g->alignment = ORC_GGUF_DEFAULT_ALIGNMENT;
 	if (i == UINT64_MAX)
@@ -493,7 +371,7 @@ static int parse_alignment(struct parser *ps)
 	ps->kv = &g->kv[i];
 	ps->kv_index = i;
 	if (g->kv[i].type != ORC_GGUF_UINT32)
-		return kv_fail(ps, -EBADMSG, "type %s, expected uint32", vtype_names[g->kv[i].type]);
+		return kv_fail(ps, -EBADMSG, "type %s, expected uint32", orc_gguf_vtype_name(g->kv[i].type));
 	uint64_t a = g->kv[i].v.u;
 	if (a == 0 || (a & (a - 1)) != 0)
 		return kv_fail(ps, -EBADMSG, "alignment %" PRIu64 " is not a power of two", a);
@@ -515,7 +393,7 @@ static int t_fail(struct parser *ps, const struct orc_gguf_tensor *t, uint64_t i
 	va_end(ap);
 	if (t->name)
 		return orc_err_set(ps->err, -EBADMSG, "tensor '%s' at offset %" PRIu64 ": %s",
-				   printable(t->name, strlen(t->name), name), t->info_offset, msg);
+				   orc_gguf_printable(t->name, strlen(t->name), name), t->info_offset, msg);
 	return orc_err_set(ps->err, -EBADMSG, "tensor #%" PRIu64 " at offset %" PRIu64 ": %s",
 			   i, t->info_offset, msg);
 }
@@ -526,7 +404,7 @@ static int parse_tensor_name(struct parser *ps, struct orc_gguf_tensor *t, uint6
 
 	if (left(ps) < 8)
 		return t_fail(ps, t, i, "name length truncated (needs 8 bytes, %" PRIu64 " left)", left(ps));
-	uint64_t len = ld64(ps->p + at);
+	uint64_t len = orc_ld64(ps->p + at);
 	if (len >= ORC_GGUF_NAME_MAX)
 		return t_fail(ps, t, i, "name length %" PRIu64 " exceeds the limit of %u bytes",
 			      len, ORC_GGUF_NAME_MAX - 1);
@@ -551,7 +429,7 @@ static int parse_tensor_dims(struct parser *ps, struct orc_gguf_tensor *t, uint6
 {
 	if (left(ps) < 4)
 		return t_fail(ps, t, i, "n_dims truncated at offset %" PRIu64, ps->pos);
-	uint32_t nd = ld32(ps->p + ps->pos);
+	uint32_t nd = orc_ld32(ps->p + ps->pos);
 	if (nd == 0 || nd > ORC_GGUF_MAX_DIMS)
 		return t_fail(ps, t, i, "n_dims %" PRIu32 " at offset %" PRIu64 " (must be 1 to %d)",
 			      nd, ps->pos, ORC_GGUF_MAX_DIMS);
@@ -562,7 +440,7 @@ static int parse_tensor_dims(struct parser *ps, struct orc_gguf_tensor *t, uint6
 	t->n_dims = nd;
 	*nel = 1;
 	for (uint32_t d = 0; d < ORC_GGUF_MAX_DIMS; d++) {
-		uint64_t ne = d < nd ? ld64(ps->p + ps->pos + (uint64_t)8 * d) : 1;
+		uint64_t ne = d < nd ? orc_ld64(ps->p + ps->pos + (uint64_t)8 * d) : 1;
 		if (ne > (uint64_t)INT64_MAX)
 			return t_fail(ps, t, i, "ne[%" PRIu32 "] = %" PRIu64 " at offset %" PRIu64
 				      " exceeds INT64_MAX", d, ne, ps->pos + (uint64_t)8 * d);
@@ -581,7 +459,7 @@ static int parse_tensor_type(struct parser *ps, struct orc_gguf_tensor *t, uint6
 	if (left(ps) < 12)
 		return t_fail(ps, t, i, "type and data offset at offset %" PRIu64 " truncated (needs 12 "
 			      "bytes, %" PRIu64 " left)", ps->pos, left(ps));
-	uint32_t type = ld32(ps->p + ps->pos);
+	uint32_t type = orc_ld32(ps->p + ps->pos);
 	const struct orc_type_info *ti = orc_type_info(type);
 	if (!ti)
 		return t_fail(ps, t, i, "unknown type %" PRIu32 " at offset %" PRIu64, type, ps->pos);
@@ -593,7 +471,7 @@ static int parse_tensor_type(struct parser *ps, struct orc_gguf_tensor *t, uint6
 	if (__builtin_mul_overflow(nel / ti->block_elems, (uint64_t)ti->block_bytes, &t->size))
 		return t_fail(ps, t, i, "byte size overflows (%" PRIu64 " elements of %s)", nel, ti->name);
 	ps->pos += 4;
-	t->offset = ld64(ps->p + ps->pos);
+	t->offset = orc_ld64(ps->p + ps->pos);
 	if (t->offset % ps->g->alignment != 0)
 		return t_fail(ps, t, i, "data offset %" PRIu64 " at offset %" PRIu64 " is misaligned "
 			      "(not a multiple of the alignment %" PRIu64 ")", t->offset, ps->pos,
@@ -615,7 +493,7 @@ static int parse_tensor(struct parser *ps, uint64_t i)
 	    (r = parse_tensor_type(ps, t, i, nel)) < 0)
 		return r;
 	size_t len = strlen(t->name);
-	for (uint64_t h = hash_bytes(t->name, len) & g->t_mask;; h = (h + 1) & g->t_mask) {
+	for (uint64_t h = orc_gguf_hash(t->name, len) & g->t_mask;; h = (h + 1) & g->t_mask) {
 		uint64_t e = g->t_hash[h];
 		if (e == 0) {
 			g->t_hash[h] = i + 1;
@@ -672,7 +550,7 @@ static int place_tensors(struct parser *ps)
 				char fname[64];
 				r = t_fail(ps, t, order[k], "data [%" PRIu64 ", %" PRIu64 ") overlaps tensor "
 					   "'%s' [%" PRIu64 ", %" PRIu64 ")", t->file_offset,
-					   t->file_offset + t->size, printable(f->name, strlen(f->name), fname),
+					   t->file_offset + t->size, orc_gguf_printable(f->name, strlen(f->name), fname),
 					   f->file_offset, f->file_offset + f->size);
 				break;
 			}
@@ -799,234 +677,3 @@ void orc_gguf_free(struct orc_gguf *g)
 	free(g);
 }
 
-uint32_t orc_gguf_version(const struct orc_gguf *g) { return g->version; }
-uint64_t orc_gguf_alignment(const struct orc_gguf *g) { return g->alignment; }
-uint64_t orc_gguf_file_size(const struct orc_gguf *g) { return g->size; }
-uint64_t orc_gguf_data_offset(const struct orc_gguf *g) { return g->data_offset; }
-
-/* ---- metadata access ---- */
-
-uint64_t orc_gguf_n_kv(const struct orc_gguf *g)
-{
-	return g->n_kv;
-}
-
-const struct orc_gguf_kv *orc_gguf_kv_at(const struct orc_gguf *g, uint64_t i)
-{
-	return i < g->n_kv ? &g->kv[i] : NULL;
-}
-
-const struct orc_gguf_kv *orc_gguf_find(const struct orc_gguf *g, const char *key)
-{
-	uint64_t i = kv_lookup(g, key, strlen(key));
-	return i == UINT64_MAX ? NULL : &g->kv[i];
-}
-
-static int type_fail(const struct orc_gguf_kv *kv, const char *want, struct orc_err *err)
-{
-	char name[64];
-	return orc_err_set(err, -EBADMSG, "metadata key '%s' at offset %" PRIu64 ": type %s, expected %s",
-			   printable(kv->key.ptr, kv->key.len, name), kv->file_offset,
-			   orc_gguf_vtype_name(kv->type), want);
-}
-
-static bool is_unsigned(enum orc_gguf_vtype t)
-{
-	return t == ORC_GGUF_UINT8 || t == ORC_GGUF_UINT16 || t == ORC_GGUF_UINT32 || t == ORC_GGUF_UINT64;
-}
-
-static bool is_signed(enum orc_gguf_vtype t)
-{
-	return t == ORC_GGUF_INT8 || t == ORC_GGUF_INT16 || t == ORC_GGUF_INT32 || t == ORC_GGUF_INT64;
-}
-
-/* Any integer key whose value lies in [lo, hi]; the value as int128-free pair. */
-static int get_int(const struct orc_gguf *g, const char *key, bool want_signed, int64_t lo,
-		   uint64_t hi, const char *want, uint64_t *ret_u, int64_t *ret_i, struct orc_err *err)
-{
-	const struct orc_gguf_kv *kv = orc_gguf_find(g, key);
-	char name[64];
-
-	if (!kv)
-		return -ENOENT;
-	if (is_unsigned(kv->type)) {
-		if (kv->v.u > hi)
-			goto range;
-		if (want_signed)
-			*ret_i = (int64_t)kv->v.u;
-		else
-			*ret_u = kv->v.u;
-		return 0;
-	}
-	if (!is_signed(kv->type))
-		return type_fail(kv, want, err);
-	if (kv->v.i < lo || (kv->v.i > 0 && (uint64_t)kv->v.i > hi))
-		goto range;
-	if (want_signed)
-		*ret_i = kv->v.i;
-	else
-		*ret_u = (uint64_t)kv->v.i;
-	return 0;
-range:
-	if (is_unsigned(kv->type))
-		return orc_err_set(err, -EBADMSG, "metadata key '%s' at offset %" PRIu64 ": value %" PRIu64
-				   " does not fit %s", printable(kv->key.ptr, kv->key.len, name),
-				   kv->file_offset, kv->v.u, want);
-	return orc_err_set(err, -EBADMSG, "metadata key '%s' at offset %" PRIu64 ": value %" PRId64
-			   " does not fit %s", printable(kv->key.ptr, kv->key.len, name),
-			   kv->file_offset, kv->v.i, want);
-}
-
-int orc_gguf_get_u32(const struct orc_gguf *g, const char *key, uint32_t *ret, struct orc_err *err)
-{
-	uint64_t u;
-	int r = get_int(g, key, false, 0, UINT32_MAX, "uint32", &u, NULL, err);
-	if (r == 0)
-		*ret = (uint32_t)u;
-	return r;
-}
-
-int orc_gguf_get_u64(const struct orc_gguf *g, const char *key, uint64_t *ret, struct orc_err *err)
-{
-	return get_int(g, key, false, 0, UINT64_MAX, "uint64", ret, NULL, err);
-}
-
-int orc_gguf_get_i32(const struct orc_gguf *g, const char *key, int32_t *ret, struct orc_err *err)
-{
-	int64_t i;
-	int r = get_int(g, key, true, INT32_MIN, INT32_MAX, "int32", NULL, &i, err);
-	if (r == 0)
-		*ret = (int32_t)i;
-	return r;
-}
-
-int orc_gguf_get_f32(const struct orc_gguf *g, const char *key, float *ret, struct orc_err *err)
-{
-	const struct orc_gguf_kv *kv = orc_gguf_find(g, key);
-	if (!kv)
-		return -ENOENT;
-	if (kv->type != ORC_GGUF_FLOAT32 && kv->type != ORC_GGUF_FLOAT64)
-		return type_fail(kv, "float32", err);
-	*ret = (float)kv->v.f;
-	return 0;
-}
-
-int orc_gguf_get_bool(const struct orc_gguf *g, const char *key, bool *ret, struct orc_err *err)
-{
-	const struct orc_gguf_kv *kv = orc_gguf_find(g, key);
-	if (!kv)
-		return -ENOENT;
-	if (kv->type != ORC_GGUF_BOOL)
-		return type_fail(kv, "bool", err);
-	*ret = kv->v.b;
-	return 0;
-}
-
-int orc_gguf_get_str(const struct orc_gguf *g, const char *key, struct orc_gguf_str *ret,
-		     struct orc_err *err)
-{
-	const struct orc_gguf_kv *kv = orc_gguf_find(g, key);
-	if (!kv)
-		return -ENOENT;
-	if (kv->type != ORC_GGUF_STRING)
-		return type_fail(kv, "string", err);
-	*ret = kv->v.s;
-	return 0;
-}
-
-int orc_gguf_get_arr(const struct orc_gguf *g, const char *key, struct orc_gguf_arr *ret,
-		     struct orc_err *err)
-{
-	const struct orc_gguf_kv *kv = orc_gguf_find(g, key);
-	if (!kv)
-		return -ENOENT;
-	if (kv->type != ORC_GGUF_ARRAY)
-		return type_fail(kv, "array", err);
-	*ret = kv->v.arr;
-	return 0;
-}
-
-/* ---- array elements (validated at open; i < n is the caller's duty) ---- */
-
-struct orc_gguf_str orc_gguf_arr_str(const struct orc_gguf_arr *arr, uint64_t i)
-{
-	const struct arr_impl *impl = arr->impl;
-	struct orc_gguf_str s = { "", 0 };
-	if (arr->type != ORC_GGUF_STRING || i >= arr->n)
-		return s;
-	const uint8_t *p = impl->data + impl->off[i];
-	s.len = ld64(p);
-	s.ptr = (const char *)p + 8;
-	return s;
-}
-
-int64_t orc_gguf_arr_int(const struct orc_gguf_arr *arr, uint64_t i)
-{
-	const struct arr_impl *impl = arr->impl;
-	if (i >= arr->n || (unsigned)arr->type >= ORC_GGUF_VTYPE_COUNT)
-		return 0;
-	const uint8_t *p = impl->data + i * vtype_size[arr->type];
-	switch (arr->type) {
-	case ORC_GGUF_UINT8: case ORC_GGUF_BOOL: return p[0];
-	case ORC_GGUF_INT8: return (int8_t)p[0];
-	case ORC_GGUF_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
-	case ORC_GGUF_INT16: { int16_t v; memcpy(&v, p, 2); return v; }
-	case ORC_GGUF_UINT32: return ld32(p);
-	case ORC_GGUF_INT32: { int32_t v; memcpy(&v, p, 4); return v; }
-	case ORC_GGUF_UINT64: return (int64_t)ld64(p);
-	case ORC_GGUF_INT64: { int64_t v; memcpy(&v, p, 8); return v; }
-	default: return 0;
-	}
-}
-
-double orc_gguf_arr_float(const struct orc_gguf_arr *arr, uint64_t i)
-{
-	const struct arr_impl *impl = arr->impl;
-	if (i >= arr->n)
-		return 0;
-	if (arr->type == ORC_GGUF_FLOAT32) {
-		float v;
-		memcpy(&v, impl->data + 4 * i, 4);
-		return v;
-	}
-	if (arr->type == ORC_GGUF_FLOAT64) {
-		double v;
-		memcpy(&v, impl->data + 8 * i, 8);
-		return v;
-	}
-	return 0;
-}
-
-struct orc_gguf_arr orc_gguf_arr_arr(const struct orc_gguf_arr *arr, uint64_t i)
-{
-	const struct arr_impl *impl = arr->impl;
-	static const struct arr_impl none;
-	struct orc_gguf_arr empty = { ORC_GGUF_UINT8, 0, &none };
-	if (arr->type != ORC_GGUF_ARRAY || i >= arr->n)
-		return empty;
-	return impl->sub[i];
-}
-
-bool orc_gguf_str_eq(struct orc_gguf_str a, const char *s)
-{
-	size_t n = strlen(s);
-	return a.len == n && memcmp(a.ptr, s, n) == 0;
-}
-
-/* ---- tensors ---- */
-
-uint64_t orc_gguf_n_tensors(const struct orc_gguf *g)
-{
-	return g->n_tensors;
-}
-
-const struct orc_gguf_tensor *orc_gguf_tensor_at(const struct orc_gguf *g, uint64_t i)
-{
-	return i < g->n_tensors ? &g->tensors[i] : NULL;
-}
-
-const struct orc_gguf_tensor *orc_gguf_find_tensor(const struct orc_gguf *g, const char *name)
-{
-	uint64_t i = tensor_lookup(g, name, strlen(name));
-	return i == UINT64_MAX ? NULL : &g->tensors[i];
-}

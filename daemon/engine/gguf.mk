@@ -2,7 +2,7 @@
 # the GGUF parser, the ggml type table and dequantization, the model
 # description, the GGUF writer used by tests and tools, and their suites.
 daemon_engine_libengine_la_SOURCES += \
-	daemon/engine/gguf.h daemon/engine/gguf.c \
+	daemon/engine/gguf.h daemon/engine/gguf_impl.h daemon/engine/gguf.c daemon/engine/gguf_get.c \
 	daemon/engine/quant.h daemon/engine/quant.c \
 	daemon/engine/model_desc.h daemon/engine/model_desc.c
 
@@ -32,3 +32,13 @@ tests_check_model_desc_LDADD = $(GGUFW_LIBS) $(ENGINE_LIBS) $(TEST_LDADD)
 TESTS += tests/check_model_desc
 
 EXTRA_DIST += tests/fuzz/corpus/gguf
+
+# orcctl inspect (client/cmd_inspect.c) against the shared fixtures
+TESTS += tests/inspect.test
+EXTRA_DIST += tests/inspect.test
+
+check_PROGRAMS += tests/check_gguf_malformed
+tests_check_gguf_malformed_SOURCES = tests/check_gguf_malformed.c
+tests_check_gguf_malformed_CFLAGS = $(TEST_CFLAGS) $(GGUFW_CFLAGS)
+tests_check_gguf_malformed_LDADD = $(GGUFW_LIBS) $(ENGINE_LIBS) $(TEST_LDADD)
+TESTS += tests/check_gguf_malformed

@@ -1,0 +1,56 @@
+/* backend.c -- the one place that chooses a compute backend (CPU, CUDA or
+ * AUTO). HAVE_CUDA appears here and nowhere else outside the CUDA backend. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "backend.h"
+
+#ifdef HAVE_CUDA
+/* Weak, so that the engine links while the CUDA backend's objects are not
+ * part of the build yet. NOTE: libengine is a static archive, and a weak
+ * reference does not pull backend_cuda.o out of it: once backend_cuda.c is
+ * built (cuda.mk), delete this pragma so that orcd links the CUDA backend. */
+#pragma weak orc_backend_cuda_new
+#endif
+
+static int cuda_new(const struct orc_backend_opts *opts, struct orc_backend **ret,
+		    struct orc_err *err)
+{
+#ifdef HAVE_CUDA
+	if (orc_backend_cuda_new)
+		return orc_backend_cuda_new(opts, ret, err);
+	return orc_err_set(err, -ENODEV, "the CUDA backend is not linked into this build");
+#else
+	(void)opts;
+	(void)ret;
+	return orc_err_set(err, -ENODEV, "the CUDA backend is not built into this orcd (configure found no CUDA toolkit)");
+#endif
+}
+
+int orc_backend_new(enum orc_backend_kind kind, const struct orc_backend_opts *opts,
+		    struct orc_backend **ret, char *ret_fallback_msg, size_t fallback_len,
+		    struct orc_err *err)
+{
+	struct orc_err cuda_err = { 0 };
+	int rc;
+
+	if (ret_fallback_msg && fallback_len)
+		ret_fallback_msg[0] = '\0';
+	switch (kind) {
+	case ORC_BACKEND_CPU:
+		return orc_backend_cpu_new(opts, ret, err);
+	case ORC_BACKEND_CUDA:
+		return cuda_new(opts, ret, err);
+	case ORC_BACKEND_AUTO:
+		rc = cuda_new(opts, ret, &cuda_err);
+		if (rc == 0)
+			return 0;
+		if (ret_fallback_msg && fallback_len)
+			snprintf(ret_fallback_msg, fallback_len, "CUDA not used: %s; running on the CPU",
+				 orc_err_msg(&cuda_err));
+		return orc_backend_cpu_new(opts, ret, err);
+	}
+	return orc_err_set(err, -EINVAL, "unknown backend kind %d", (int)kind);
+}

@@ -1,0 +1,349 @@
+/* cpu_kernels_avx2.c -- the AVX2/FMA/F16C kernel set (see cpu_kernels.h).
+ * Built when the compiler can target AVX2; used only when the CPU reports
+ * it. Every function here is compiled for that target by the pragma below,
+ * so the rest of the program stays portable. */
+#include "config.h"
+
+#ifdef HAVE_AVX2_COMPILER
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "cpu_kernels.h"
+
+#define PF_DIST 8192   /* prefetch distance on each weight row, bytes (measured) */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+/* The tile loops must be unrolled completely, so that the accumulators
+ * stay in registers. */
+#if defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 4")
+#endif
+
+/* ---- dequantization (same values as the scalar code: conversions and
+ * products of a small integer by an F16 scale are exact in F32) ---- */
+
+struct q8_0_block { uint16_t d; int8_t qs[32]; };
+struct q4_0_block { uint16_t d; uint8_t qs[16]; };
+
+static void f16_row(const uint16_t *src, uint32_t n, float *dst)
+{
+	uint32_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+	for (; i < n; i++)
+		dst[i] = orc_cpu_f16(src[i]);
+}
+
+static void bf16_row(const uint16_t *src, uint32_t n, float *dst)
+{
+	uint32_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+		_mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+	}
+	for (; i < n; i++)
+		dst[i] = orc_cpu_bf16(src[i]);
+}
+
+static void q8_0_row(const void *row, uint32_t i0, uint32_t n, float *dst)
+{
+	const struct q8_0_block *b = (const struct q8_0_block *)row + i0 / 32;
+
+	for (uint32_t i = 0; i < n; i += 32, b++) {
+		__m256 d = _mm256_set1_ps(orc_cpu_f16(b->d));
+		for (int j = 0; j < 32; j += 8) {
+			__m128i q = _mm_loadl_epi64((const __m128i *)(b->qs + j));
+			__m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+			_mm256_storeu_ps(dst + i + j, _mm256_mul_ps(f, d));
+		}
+	}
+}
+
+static void q4_0_row(const void *row, uint32_t i0, uint32_t n, float *dst)
+{
+	const struct q4_0_block *b = (const struct q4_0_block *)row + i0 / 32;
+	const __m128i low = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+
+	for (uint32_t i = 0; i < n; i += 32, b++) {
+		__m256 d = _mm256_set1_ps(orc_cpu_f16(b->d));
+		__m128i q = _mm_loadu_si128((const __m128i *)b->qs);
+		__m128i lo = _mm_sub_epi8(_mm_and_si128(q, low), eight);
+		__m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), low), eight);
+		__m128i parts[4] = { lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8) };
+		for (int j = 0; j < 4; j++) {
+			__m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[j]));
+			_mm256_storeu_ps(dst + i + 8 * j, _mm256_mul_ps(f, d));
+		}
+	}
+}
+
+static void avx2_dequant(enum orc_type type, const void *row, uint32_t i0, uint32_t n, float *dst)
+{
+	switch (type) {
+	case ORC_TYPE_F32:
+		memcpy(dst, (const float *)row + i0, (size_t)n * sizeof(float));
+		break;
+	case ORC_TYPE_F16:
+		f16_row((const uint16_t *)row + i0, n, dst);
+		break;
+	case ORC_TYPE_BF16:
+		bf16_row((const uint16_t *)row + i0, n, dst);
+		break;
+	case ORC_TYPE_Q8_0:
+		q8_0_row(row, i0, n, dst);
+		break;
+	case ORC_TYPE_Q4_0:
+		q4_0_row(row, i0, n, dst);
+		break;
+	default:
+		orc_cpu_kern_generic.dequant(type, row, i0, n, dst);
+		break;
+	}
+}
+
+/* ---- matmul panel: ORC_CPU_MR rows x T tokens, one accumulator each ---- */
+
+static ALWAYS_INLINE void mm_tile(const float *const w[ORC_CPU_MR], const float *const *x,
+				  uint32_t n, float *acc, const int T)
+{
+	__m256 a[3][ORC_CPU_MR];
+
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			a[t][r] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	for (uint32_t j = 0; j < n; j += 8) {
+		__m256 w0 = _mm256_loadu_ps(w[0] + j), w1 = _mm256_loadu_ps(w[1] + j);
+		__m256 w2 = _mm256_loadu_ps(w[2] + j), w3 = _mm256_loadu_ps(w[3] + j);
+		UNROLL for (int t = 0; t < T; t++) {
+			__m256 xv = _mm256_loadu_ps(x[t] + j);
+			a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);
+			a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);
+			a[t][2] = _mm256_fmadd_ps(w2, xv, a[t][2]);
+			a[t][3] = _mm256_fmadd_ps(w3, xv, a[t][3]);
+		}
+	}
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, a[t][r]);
+}
+
+static void mm_tile1(const float *const w[ORC_CPU_MR], const float *const *x, uint32_t n, float *acc)
+{
+	mm_tile(w, x, n, acc, 1);
+}
+
+static void mm_tile2(const float *const w[ORC_CPU_MR], const float *const *x, uint32_t n, float *acc)
+{
+	mm_tile(w, x, n, acc, 2);
+}
+
+static void mm_tile3(const float *const w[ORC_CPU_MR], const float *const *x, uint32_t n, float *acc)
+{
+	mm_tile(w, x, n, acc, 3);
+}
+
+static void avx2_mm_chunk(const float *const w[ORC_CPU_MR], const float *const *x, uint32_t n_tok,
+			  uint32_t n, float *acc)
+{
+	uint32_t t = 0;
+
+	for (; t + 3 <= n_tok; t += 3)
+		mm_tile3(w, x + t, n, acc + (size_t)t * ORC_CPU_MR * 8);
+	if (n_tok - t == 2)
+		mm_tile2(w, x + t, n, acc + (size_t)t * ORC_CPU_MR * 8);
+	else if (n_tok - t == 1)
+		mm_tile1(w, x + t, n, acc + (size_t)t * ORC_CPU_MR * 8);
+}
+
+/* ---- matmul panel straight from the stored rows (decode) ----
+ * Each loader returns weights [j, j + 8) of a row as F32, the same values
+ * the *_row dequantizers above store. */
+
+static ALWAYS_INLINE __m256 w8_f16(const uint8_t *row, uint32_t j)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * (size_t)j)));
+}
+
+static ALWAYS_INLINE __m256 w8_bf16(const uint8_t *row, uint32_t j)
+{
+	__m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * (size_t)j)));
+	return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+static ALWAYS_INLINE __m256 block_scale(const uint8_t *b)
+{
+	uint16_t h;
+	memcpy(&h, b, 2);
+	return _mm256_set1_ps(_cvtsh_ss(h));
+}
+
+/* Quants [8s, 8s + 8) of a 32-element block as F32 (not yet scaled). */
+static ALWAYS_INLINE __m256 q8_0_sub(const uint8_t *b, int s)
+{
+	__m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(b + 2 + 8 * s));
+	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+}
+
+static ALWAYS_INLINE __m256 q4_0_sub(const uint8_t *b, int s)
+{
+	__m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(b + 2 + 8 * (s & 1)));
+	if (s >= 2)
+		q = _mm_srli_epi16(q, 4);
+	q = _mm_sub_epi8(_mm_and_si128(q, _mm_set1_epi8(0x0F)), _mm_set1_epi8(8));
+	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+}
+
+typedef __m256 (*sub_fn)(const uint8_t *b, int s);
+
+/* Like direct_tile for 32-element blocks with an F16 scale first: the
+ * scale is read once per block, each weight is (float)q * d as in *_row. */
+static ALWAYS_INLINE void direct_tile_b32(sub_fn sub, size_t bsize, const uint8_t *const rows[ORC_CPU_MR],
+					  const float *const *x, uint32_t i0, uint32_t n, float *acc,
+					  const int T)
+{
+	__m256 a[3][ORC_CPU_MR];
+
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			a[t][r] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	for (uint32_t j = 0; j < n; j += 32) {
+		const size_t off = (size_t)((i0 + j) / 32) * bsize;
+		const uint8_t *b0 = rows[0] + off, *b1 = rows[1] + off, *b2 = rows[2] + off, *b3 = rows[3] + off;
+		__m256 d0 = block_scale(b0), d1 = block_scale(b1), d2 = block_scale(b2), d3 = block_scale(b3);
+		_mm_prefetch((const char *)b0 + PF_DIST, _MM_HINT_T0);
+		_mm_prefetch((const char *)b1 + PF_DIST, _MM_HINT_T0);
+		_mm_prefetch((const char *)b2 + PF_DIST, _MM_HINT_T0);
+		_mm_prefetch((const char *)b3 + PF_DIST, _MM_HINT_T0);
+		UNROLL for (int s = 0; s < 4; s++) {
+			__m256 w0 = _mm256_mul_ps(sub(b0, s), d0), w1 = _mm256_mul_ps(sub(b1, s), d1);
+			__m256 w2 = _mm256_mul_ps(sub(b2, s), d2), w3 = _mm256_mul_ps(sub(b3, s), d3);
+			UNROLL for (int t = 0; t < T; t++) {
+				__m256 xv = _mm256_loadu_ps(x[t] + j + 8 * s);
+				a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);
+				a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);
+				a[t][2] = _mm256_fmadd_ps(w2, xv, a[t][2]);
+				a[t][3] = _mm256_fmadd_ps(w3, xv, a[t][3]);
+			}
+		}
+	}
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, a[t][r]);
+}
+
+typedef __m256 (*w8_fn)(const uint8_t *row, uint32_t j);
+
+static ALWAYS_INLINE void direct_tile(w8_fn ld, const uint8_t *const rows[ORC_CPU_MR],
+				      const float *const *x, uint32_t i0, uint32_t n, float *acc,
+				      const int T)
+{
+	__m256 a[3][ORC_CPU_MR];
+
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			a[t][r] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	for (uint32_t j = 0; j < n; j += 8) {
+		if (j % 32 == 0) {
+			_mm_prefetch((const char *)rows[0] + 2 * (i0 + j) + PF_DIST, _MM_HINT_T0);
+			_mm_prefetch((const char *)rows[1] + 2 * (i0 + j) + PF_DIST, _MM_HINT_T0);
+			_mm_prefetch((const char *)rows[2] + 2 * (i0 + j) + PF_DIST, _MM_HINT_T0);
+			_mm_prefetch((const char *)rows[3] + 2 * (i0 + j) + PF_DIST, _MM_HINT_T0);
+		}
+		__m256 w0 = ld(rows[0], i0 + j), w1 = ld(rows[1], i0 + j);
+		__m256 w2 = ld(rows[2], i0 + j), w3 = ld(rows[3], i0 + j);
+		UNROLL for (int t = 0; t < T; t++) {
+			__m256 xv = _mm256_loadu_ps(x[t] + j);
+			a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);
+			a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);
+			a[t][2] = _mm256_fmadd_ps(w2, xv, a[t][2]);
+			a[t][3] = _mm256_fmadd_ps(w3, xv, a[t][3]);
+		}
+	}
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, a[t][r]);
+}
+
+#define DIRECT(NAME, TILE, ...)                                                             \
+	static void NAME(const uint8_t *const rows[ORC_CPU_MR], const float *const *x,      \
+			 uint32_t n_tok, uint32_t i0, uint32_t n, float *acc)               \
+	{                                                                                   \
+		if (n_tok == 1)                                                             \
+			TILE(__VA_ARGS__, rows, x, i0, n, acc, 1);                          \
+		else if (n_tok == 2)                                                        \
+			TILE(__VA_ARGS__, rows, x, i0, n, acc, 2);                          \
+		else                                                                        \
+			TILE(__VA_ARGS__, rows, x, i0, n, acc, 3);                          \
+	}
+
+DIRECT(direct_f16, direct_tile, w8_f16)
+DIRECT(direct_bf16, direct_tile, w8_bf16)
+DIRECT(direct_q8_0, direct_tile_b32, q8_0_sub, sizeof(struct q8_0_block))
+DIRECT(direct_q4_0, direct_tile_b32, q4_0_sub, sizeof(struct q4_0_block))
+
+static bool avx2_mm_direct(enum orc_type type, const uint8_t *const rows[ORC_CPU_MR],
+			   const float *const *x, uint32_t n_tok, uint32_t i0, uint32_t n, float *acc)
+{
+	switch (type) {
+	case ORC_TYPE_F16: direct_f16(rows, x, n_tok, i0, n, acc); return true;
+	case ORC_TYPE_BF16: direct_bf16(rows, x, n_tok, i0, n, acc); return true;
+	case ORC_TYPE_Q8_0: direct_q8_0(rows, x, n_tok, i0, n, acc); return true;
+	case ORC_TYPE_Q4_0: direct_q4_0(rows, x, n_tok, i0, n, acc); return true;
+	default: return false;
+	}
+}
+
+static float avx2_dot(const float *a, const float *b, uint32_t n)
+{
+	__m256 acc = _mm256_setzero_ps();
+	uint32_t n8 = n & ~7u;
+	float lanes[8], s;
+
+	for (uint32_t j = 0; j < n8; j += 8)
+		acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j), acc);
+	_mm256_storeu_ps(lanes, acc);
+	s = orc_cpu_hsum8(lanes);
+	for (uint32_t j = n8; j < n; j++)
+		s = s + a[j] * b[j];
+	return s;
+}
+
+static void avx2_axpy(float a, const float *x, float *y, uint32_t n)
+{
+	__m256 av = _mm256_set1_ps(a);
+	uint32_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] = fmaf(a, x[i], y[i]);
+}
+
+const struct orc_cpu_kern orc_cpu_kern_avx2 = {
+	.name = "avx2",
+	.dequant = avx2_dequant,
+	.mm_chunk = avx2_mm_chunk,
+	.mm_direct = avx2_mm_direct,
+	.dot = avx2_dot,
+	.axpy = avx2_axpy,
+};
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#endif /* HAVE_AVX2_COMPILER */

@@ -1,0 +1,428 @@
+/* check_engine.c -- the engine on the CPU backend against the references
+ * in ../shared/models (Hugging Face transformers, float32, same weights):
+ * logits at every prompt position, the greedy continuation, and
+ * stories260K's golden text. Then the reproducibility contract (bit-identical
+ * logits across batch compositions, pass splits and thread counts) and the
+ * errors of orc_model_eval(). */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "jsonr.h"
+#include "testutil.h"
+
+/* Our engine computes in float32 from the same weights as the reference, so
+ * logits agree to about 1e-4 (accumulation order only); we allow 1e-3 on
+ * every logit of the reference's top 32 and on the log-sum-exp. A greedy id
+ * must match wherever the reference's winning margin exceeds 2e-3. */
+#define LOGIT_TOL 1e-3
+#define MARGIN_MIN (2 * LOGIT_TOL)
+
+static const char *const models[] = {
+	"stories260K", "tiny-qwen2-q8_0", "tiny-llama-f16", "tiny-phi3-bf16", "tiny-gpt2-f32",
+};
+
+struct ref {
+	struct orc_jsonr *root;
+	int32_t *prompt, *greedy;
+	size_t n_prompt, n_greedy;
+	const struct orc_jsonr *positions, *margin;
+};
+
+static void ref_load(const char *name, struct ref *r)
+{
+	char path[512], err[256];
+
+	snprintf(path, sizeof(path), "models/%s.ref.json", name);
+	r->root = orc_jsonr_parse_file(orc_test_shared(path), err, sizeof(err));
+	ck_assert_msg(r->root != NULL, "%s", err);
+	ck_assert_int_eq(orc_jsonr_i32_array(orc_jsonr_get(r->root, "prompt_ids"), &r->prompt, &r->n_prompt), 0);
+	ck_assert_int_eq(orc_jsonr_i32_array(orc_jsonr_get(r->root, "greedy"), &r->greedy, &r->n_greedy), 0);
+	r->positions = orc_jsonr_get(r->root, "positions");
+	r->margin = orc_jsonr_get(r->root, "greedy_margin");
+	ck_assert_uint_eq(orc_jsonr_len(r->positions), r->n_prompt);
+	ck_assert_uint_eq(orc_jsonr_len(r->margin), r->n_greedy);
+}
+
+static void ref_free(struct ref *r)
+{
+	orc_jsonr_free(r->root);
+	free(r->prompt);
+	free(r->greedy);
+}
+
+static struct orc_model *load(const char *name, int threads, uint32_t n_ctx, uint32_t n_seq,
+			      uint32_t n_batch)
+{
+	struct orc_model_opts o = { .backend = ORC_BACKEND_CPU, .n_threads = threads, .n_ctx = n_ctx,
+				    .n_seq_max = n_seq, .n_batch = n_batch };
+	struct orc_model *m = NULL;
+	struct orc_err err = { 0 };
+	char path[512];
+
+	snprintf(path, sizeof(path), "models/%s.gguf", name);
+	ck_assert_msg(orc_model_load(orc_test_shared(path), &o, &m, &err) == 0, "%s", err.msg);
+	return m;
+}
+
+static void eval1(struct orc_model *m, struct orc_seq *s, const int32_t *ids, uint32_t n, bool all,
+		  float *logits)
+{
+	struct orc_eval_item it = { .seq = s, .ids = ids, .n = n, .logits_all = all, .logits = logits };
+	struct orc_err err = { 0 };
+
+	ck_assert_msg(orc_model_eval(m, &it, 1, &err) == 0, "%s", err.msg);
+}
+
+static int32_t argmax(const float *l, uint32_t n)
+{
+	uint32_t best = 0;
+	for (uint32_t i = 1; i < n; i++)
+		if (l[i] > l[best])
+			best = i;
+	return (int32_t)best;
+}
+
+/* Largest difference over the reference's top list and the lse. */
+static double position_error(const struct orc_jsonr *p, const float *l, uint32_t n_vocab)
+{
+	const struct orc_jsonr *top = orc_jsonr_get(p, "top");
+	double mx = -INFINITY, s = 0, e;
+
+	ck_assert_uint_ge(orc_jsonr_len(top), 1);
+	for (uint32_t i = 0; i < n_vocab; i++)
+		mx = fmax(mx, l[i]);
+	for (uint32_t i = 0; i < n_vocab; i++)
+		s += exp(l[i] - mx);
+	e = fabs(mx + log(s) - orc_jsonr_num(orc_jsonr_get(p, "lse"), NAN));
+	for (size_t k = 0; k < orc_jsonr_len(top); k++) {
+		const struct orc_jsonr *pair = orc_jsonr_at(top, k);
+		double id = orc_jsonr_num(orc_jsonr_at(pair, 0), -1);
+		ck_assert(id >= 0 && id < n_vocab);
+		e = fmax(e, fabs(l[(uint32_t)id] - orc_jsonr_num(orc_jsonr_at(pair, 1), NAN)));
+	}
+	return e;
+}
+
+/* ---- reference match, every model ---- */
+
+/* _i < 5: the best kernel set; _i >= 5: the portable one (ORC_CPU_SIMD). */
+START_TEST(reference_logits_and_greedy)
+{
+	const char *name = models[_i % 5];
+	struct ref r;
+	struct orc_model *m;
+	struct orc_seq *s;
+	struct orc_err err = { 0 };
+	uint32_t nv;
+	float *logits;
+	double worst = 0;
+	size_t checked = 0;
+
+	orc_test_require_shared();
+	if (_i >= 5)
+		setenv("ORC_CPU_SIMD", "generic", 1);
+	ref_load(name, &r);
+	m = load(name, 2, (uint32_t)(r.n_prompt + r.n_greedy + 1), 1, 0);
+	nv = orc_model_n_vocab(m);
+	logits = malloc(sizeof(float) * nv * r.n_prompt);
+	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
+
+	eval1(m, s, r.prompt, (uint32_t)r.n_prompt, true, logits);
+	for (size_t i = 0; i < r.n_prompt; i++) {
+		double e = position_error(orc_jsonr_at(r.positions, i), logits + i * nv, nv);
+		ck_assert_msg(e <= LOGIT_TOL, "%s: position %zu off by %.3g", name, i, e);
+		worst = fmax(worst, e);
+	}
+	/* Greedy with the reference's ids fed back, so that a legitimate flip at
+	 * a near-tie does not hide later steps; each clear step must agree. */
+	memmove(logits, logits + (r.n_prompt - 1) * nv, sizeof(float) * nv);
+	for (size_t k = 0; k < r.n_greedy; k++) {
+		double margin = orc_jsonr_num(orc_jsonr_at(r.margin, k), 0);
+		if (margin > MARGIN_MIN) {
+			ck_assert_msg(argmax(logits, nv) == r.greedy[k], "%s: greedy step %zu: %d, reference %d (margin %.4f)",
+				      name, k, argmax(logits, nv), r.greedy[k], margin);
+			checked++;
+		}
+		if (k + 1 < r.n_greedy)
+			eval1(m, s, &r.greedy[k], 1, false, logits);
+	}
+	if (strcmp(name, "stories260K") == 0)
+		ck_assert_uint_eq(checked, 255);   /* all steps, the near-tie at 185 included */
+	fprintf(stderr, "%s (%s kernels): max logit error %.2e over %zu positions; %zu greedy steps checked\n",
+		name, _i >= 5 ? "portable" : "default", worst, r.n_prompt, checked);
+	free(logits);
+	orc_model_free(m);
+	ref_free(&r);
+}
+END_TEST
+
+/* stories260K from BOS, free-running greedy: the golden text byte for byte. */
+START_TEST(stories_golden_text)
+{
+	struct orc_model *m;
+	struct orc_seq *s;
+	struct orc_err err = { 0 };
+	int32_t ids[256] = { 1 };
+	char *golden, *text = NULL;
+	size_t len = 0;
+	float *logits;
+
+	orc_test_require_shared();
+	golden = orc_test_read_file(orc_test_shared("models/stories260K.golden.txt"), NULL);
+	ck_assert_ptr_nonnull(golden);
+	m = load("stories260K", 2, 256, 1, 0);
+	logits = malloc(sizeof(float) * orc_model_n_vocab(m));
+	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
+	for (int k = 0; k < 255; k++) {
+		eval1(m, s, &ids[k], 1, false, logits);
+		ids[k + 1] = argmax(logits, orc_model_n_vocab(m));
+	}
+	ck_assert_int_eq(orc_tok_decode(orc_model_get_tok(m), ids + 1, 255, 0, &text, &len, &err), 0);
+	ck_assert_msg(strcmp(text, golden) == 0, "generated:\n%s\ngolden:\n%s", text, golden);
+	free(text);
+	free(golden);
+	free(logits);
+	orc_model_free(m);
+}
+END_TEST
+
+/* ---- reproducibility ---- */
+
+/* Logits of `ids` fed to a fresh sequence in pieces of `step` tokens
+ * (0 = one piece), every position kept. */
+static void run_chunked(struct orc_model *m, const int32_t *ids, uint32_t n, uint32_t step, float *out)
+{
+	struct orc_seq *s;
+	struct orc_err err = { 0 };
+	uint32_t nv = orc_model_n_vocab(m);
+
+	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
+	for (uint32_t i = 0; i < n; i += step ? step : n) {
+		uint32_t k = step && n - i > step ? step : n - i;
+		eval1(m, s, ids + i, k, true, out + (size_t)i * nv);
+	}
+	orc_seq_free(s);
+}
+
+START_TEST(prefill_chunking_and_threads)
+{
+	const char *name = models[_i];
+	struct ref r;
+	struct orc_model *m1, *m2, *m3;
+	int32_t ids[40];
+	uint32_t n = 0, nv;
+	float *a, *b;
+
+	orc_test_require_shared();
+	ref_load(name, &r);
+	for (size_t i = 0; i < r.n_prompt && n < 40; i++)
+		ids[n++] = r.prompt[i];
+	for (size_t i = 0; i < r.n_greedy && n < 40; i++)
+		ids[n++] = r.greedy[i];
+	m1 = load(name, 1, 64, 1, 0);
+	m2 = load(name, 2, 64, 1, 0);
+	m3 = load(name, 2, 64, 1, 5);          /* passes of at most 5 tokens */
+	nv = orc_model_n_vocab(m1);
+	a = malloc(sizeof(float) * nv * n);
+	b = malloc(sizeof(float) * nv * n);
+	run_chunked(m2, ids, n, 0, a);
+	for (uint32_t step = 1; step <= 7; step += 6) {
+		run_chunked(m2, ids, n, step, b);
+		ck_assert_msg(memcmp(a, b, sizeof(float) * nv * n) == 0,
+			      "%s: one pass and pieces of %u differ", name, step);
+	}
+	run_chunked(m1, ids, n, 0, b);
+	ck_assert_msg(memcmp(a, b, sizeof(float) * nv * n) == 0, "%s: 1 and 2 threads differ", name);
+	run_chunked(m3, ids, n, 0, b);
+	ck_assert_msg(memcmp(a, b, sizeof(float) * nv * n) == 0, "%s: n_batch 5 differs", name);
+	{       /* chunks without logits, then the last token's */
+		struct orc_seq *s;
+		struct orc_err err = { 0 };
+		struct orc_eval_item it = { .ids = ids, .n = n - 4, .logits = NULL };
+		ck_assert_int_eq(orc_seq_new(m2, &s, &err), 0);
+		it.seq = s;
+		ck_assert_msg(orc_model_eval(m2, &it, 1, &err) == 0, "%s", err.msg);
+		it.ids = ids + n - 4;
+		it.n = 3;
+		ck_assert_msg(orc_model_eval(m2, &it, 1, &err) == 0, "%s", err.msg);
+		eval1(m2, s, ids + n - 1, 1, false, b);
+		ck_assert_msg(memcmp(a + (size_t)(n - 1) * nv, b, sizeof(float) * nv) == 0,
+			      "%s: chunks without logits differ", name);
+		orc_seq_free(s);
+	}
+	free(a);
+	free(b);
+	orc_model_free(m1);
+	orc_model_free(m2);
+	orc_model_free(m3);
+	ref_free(&r);
+}
+END_TEST
+
+/* Sequence A decoded alone, then again batched with B and C (other prompts,
+ * other positions, prefill and decode mixed): A's logits are the same bits. */
+START_TEST(batch_invariance)
+{
+	const char *name = models[_i];
+	struct ref r;
+	struct orc_model *m;
+	struct orc_seq *a, *b, *c;
+	struct orc_err err = { 0 };
+	uint32_t nv, na;
+	float *alone, *la, *lb, *lc;
+
+	orc_test_require_shared();
+	ref_load(name, &r);
+	m = load(name, 2, 64, 3, 0);
+	nv = orc_model_n_vocab(m);
+	na = (uint32_t)(r.n_prompt > 1 ? r.n_prompt - 1 : 1);
+	alone = malloc(sizeof(float) * nv * 12);
+	la = malloc(sizeof(float) * nv);
+	lb = malloc(sizeof(float) * nv * 12);
+	lc = malloc(sizeof(float) * nv);
+	ck_assert_int_eq(orc_seq_new(m, &a, &err), 0);
+	eval1(m, a, r.prompt, na, false, alone);
+	for (int k = 0; k < 10; k++)
+		eval1(m, a, &r.greedy[k], 1, false, alone + (size_t)(k + 1) * nv);
+	orc_seq_free(a);
+
+	ck_assert_int_eq(orc_seq_new(m, &c, &err), 0);
+	ck_assert_int_eq(orc_seq_new(m, &b, &err), 0);
+	ck_assert_int_eq(orc_seq_new(m, &a, &err), 0);
+	eval1(m, c, r.greedy, 3, false, lc);       /* C is ahead before A starts */
+	for (int k = -1; k < 10; k++) {
+		struct orc_eval_item it[3] = {
+			{ .seq = b, .ids = r.greedy + 5, .n = k < 0 ? 7 : 1, .logits = lb, .logits_all = k < 0 },
+			{ .seq = a, .ids = k < 0 ? r.prompt : &r.greedy[k], .n = k < 0 ? na : 1, .logits = la },
+			{ .seq = c, .ids = &r.greedy[(k + 3) % 10], .n = 1, .logits = lc },
+		};
+		ck_assert_msg(orc_model_eval(m, it, 3, &err) == 0, "%s", err.msg);
+		ck_assert_msg(memcmp(la, alone + (size_t)(k + 1) * nv, sizeof(float) * nv) == 0,
+			      "%s: step %d of A differs when batched", name, k);
+	}
+	free(alone);
+	free(la);
+	free(lb);
+	free(lc);
+	orc_model_free(m);
+	ref_free(&r);
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(eval_errors)
+{
+	struct orc_model *m;
+	struct orc_seq *s, *t, *u;
+	struct orc_err err = { 0 };
+	int32_t ids[10] = { 1, 403, 407, 261, 378, 2, 9, 77, 400, 300 };
+	int32_t bad[2] = { 1, 512 };
+	float *l1, *l2;
+	struct orc_eval_item it = { .ids = ids, .n = 9, .logits_all = false };
+
+	orc_test_require_shared();
+	m = load("stories260K", 2, 8, 2, 0);
+	l1 = malloc(sizeof(float) * 512 * 10);
+	l2 = malloc(sizeof(float) * 512 * 10);
+	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
+	ck_assert_int_eq(orc_seq_new(m, &t, &err), 0);
+	ck_assert_int_eq(orc_seq_new(m, &u, &err), -EBUSY);
+	it.seq = s;
+	it.logits = l1;
+
+	/* context overflow: 9 tokens into n_ctx 8 */
+	ck_assert_int_eq(orc_model_eval(m, &it, 1, &err), -E2BIG);
+	ck_assert_msg(strstr(err.msg, "context of 8 tokens") != NULL, "%s", err.msg);
+	ck_assert_uint_eq(orc_seq_pos(s), 0);
+	/* overflow later on: 6 fit, then 3 more do not */
+	it.n = 6;
+	ck_assert_int_eq(orc_model_eval(m, &it, 1, &err), 0);
+	it.ids = ids + 6;
+	it.n = 3;
+	ck_assert_int_eq(orc_model_eval(m, &it, 1, &err), -E2BIG);
+	ck_assert_msg(strstr(err.msg, "at position 6") != NULL, "%s", err.msg);
+	ck_assert_uint_eq(orc_seq_pos(s), 6);
+
+	/* ids out of range, in a batch with a valid item: nothing changes */
+	struct orc_eval_item two[2] = {
+		{ .seq = t, .ids = ids, .n = 2, .logits = l2 },
+		{ .seq = s, .ids = bad, .n = 2, .logits = l1 },
+	};
+	ck_assert_int_eq(orc_model_eval(m, two, 2, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "token id 512") != NULL, "%s", err.msg);
+	bad[1] = -3;
+	ck_assert_int_eq(orc_model_eval(m, two, 2, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "token id -3") != NULL, "%s", err.msg);
+	ck_assert_uint_eq(orc_seq_pos(s), 6);
+	ck_assert_uint_eq(orc_seq_pos(t), 0);
+
+	/* empty input and a sequence twice */
+	ck_assert_int_eq(orc_model_eval(m, two, 0, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "empty batch") != NULL, "%s", err.msg);
+	two[1] = (struct orc_eval_item){ .seq = s, .ids = ids, .n = 0, .logits = l1 };
+	ck_assert_int_eq(orc_model_eval(m, two, 2, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "no tokens") != NULL, "%s", err.msg);
+	two[1] = two[0];
+	ck_assert_int_eq(orc_model_eval(m, two, 2, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "same sequence") != NULL, "%s", err.msg);
+	ck_assert_uint_eq(orc_seq_pos(t), 0);
+
+	/* after the errors, t evaluates exactly as s did from 0 */
+	orc_seq_clear(s);
+	eval1(m, s, ids, 5, true, l1);
+	eval1(m, t, ids, 5, true, l2);
+	ck_assert(memcmp(l1, l2, sizeof(float) * 512 * 5) == 0);
+	free(l1);
+	free(l2);
+	orc_model_free(m);
+}
+END_TEST
+
+START_TEST(load_errors)
+{
+	struct orc_model_opts o = { .backend = ORC_BACKEND_CPU, .n_ctx = 2048 };
+	struct orc_model *m = NULL;
+	struct orc_err err = { 0 };
+
+	orc_test_require_shared();
+	/* gpt2's learned positions bound the context */
+	ck_assert_int_eq(orc_model_load(orc_test_shared("models/tiny-gpt2-f32.gguf"), &o, &m, &err), -E2BIG);
+	ck_assert_msg(strstr(err.msg, "learned positions") != NULL, "%s", err.msg);
+	o.n_ctx = 0;
+	o.n_threads = -1;
+	ck_assert_int_eq(orc_model_load(orc_test_shared("models/stories260K.gguf"), &o, &m, &err), -EINVAL);
+	o.n_threads = 1;
+	ck_assert_int_lt(orc_model_load(orc_test_shared("models/absent.gguf"), &o, &m, &err), 0);
+	ck_assert_msg(strstr(err.msg, "absent.gguf") != NULL, "%s", err.msg);
+	ck_assert_int_eq(orc_model_load(orc_test_shared("models/stories260K.gguf"), &o, &m, &err), 0);
+	ck_assert_str_eq(orc_model_backend_name(m), "cpu");
+	ck_assert_int_eq(orc_model_n_threads(m), 1);
+	ck_assert_uint_eq(orc_model_n_ctx(m), 512);      /* min(n_ctx_train, 4096) */
+	orc_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("cpu");
+	const int n = (int)(sizeof(models) / sizeof(models[0]));
+
+	orc_test_require_shared();      /* every test needs the models: skip the suite */
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, reference_logits_and_greedy, 0, 2 * n);
+	tcase_add_test(tc, stories_golden_text);
+	tcase_add_loop_test(tc, prefill_chunking_and_threads, 0, n);
+	tcase_add_loop_test(tc, batch_invariance, 0, n);
+	tcase_add_test(tc, eval_errors);
+	tcase_add_test(tc, load_errors);
+	suite_add_tcase(s, tc);
+	return orc_test_run(s);
+}
