@@ -1,6 +1,6 @@
-/* cmd_generate.c -- `orcctl generate --file MODEL.gguf [PROMPT]`: local mode.
- * The engine is linked into orcctl for now (the protocol does not exist
- * yet); the daemon-backed path can share gen_opts.h and this JSON layout.
+/* cmd_generate.c -- `orcctl generate --file MODEL.gguf [PROMPT]`: local mode,
+ * the engine linked into orcctl; `-m NAME` hands over to the daemon mode
+ * (gen_daemon.c), which shares gen_opts.h and the output of gen_output.c.
  * Streams the text to stdout, or prints one JSON document with --json. */
 #include "config.h"
 
@@ -14,7 +14,7 @@
 #include "engine.h"
 #include "gen.h"
 #include "gen_opts.h"
-#include "jsonw.h"
+#include "gen_output.h"
 #include "log.h"
 #include "orcctl.h"
 
@@ -85,94 +85,6 @@ static int stream_text(void *user, const struct orc_gen_event *ev)
 	return interrupted ? -1 : 0;
 }
 
-static void json_ids(struct jsonw *w, const char *key, const int32_t *ids, size_t n)
-{
-	jsonw_key(w, key);
-	jsonw_arr_begin(w);
-	for (size_t i = 0; i < n; i++)
-		jsonw_int(w, ids[i]);
-	jsonw_arr_end(w);
-}
-
-static void json_top(struct jsonw *w, const struct orc_logprob *top, uint32_t k)
-{
-	jsonw_key(w, "top");
-	jsonw_arr_begin(w);
-	for (uint32_t j = 0; j < k; j++) {
-		jsonw_arr_begin(w);
-		jsonw_int(w, top[j].id);
-		jsonw_double(w, top[j].logprob);
-		jsonw_arr_end(w);
-	}
-	jsonw_arr_end(w);
-}
-
-static void json_timings(struct jsonw *w, const struct orc_gen_timings *t)
-{
-	jsonw_key(w, "timings");
-	jsonw_obj_begin(w);
-	jsonw_key(w, "prompt_tokens"); jsonw_uint(w, t->prompt_tokens);
-	jsonw_key(w, "generated_tokens"); jsonw_uint(w, t->generated_tokens);
-	jsonw_key(w, "queue_ms"); jsonw_double(w, t->queue_ms);
-	jsonw_key(w, "prompt_ms"); jsonw_double(w, t->prompt_ms);
-	jsonw_key(w, "ttft_ms"); jsonw_double(w, t->ttft_ms);
-	jsonw_key(w, "decode_ms"); jsonw_double(w, t->decode_ms);
-	jsonw_key(w, "total_ms"); jsonw_double(w, t->total_ms);
-	jsonw_key(w, "prompt_tokens_per_s"); jsonw_double(w, t->prompt_tokens_per_s);
-	jsonw_key(w, "tokens_per_s"); jsonw_double(w, t->tokens_per_s);
-	jsonw_obj_end(w);
-}
-
-static void print_json(const struct orc_gen_result *r)
-{
-	struct jsonw w;
-
-	jsonw_init(&w, stdout, false);
-	jsonw_obj_begin(&w);
-	json_ids(&w, "prompt_ids", r->prompt_ids, r->n_prompt);
-	json_ids(&w, "ids", r->ids, r->n_ids);
-	jsonw_key(&w, "text");
-	jsonw_strn(&w, r->text, r->text_len);
-	jsonw_key(&w, "stop_reason");
-	jsonw_str(&w, orc_stop_reason_name(r->stop_reason));
-	json_timings(&w, &r->timings);
-	if (r->logprobs.k) {
-		jsonw_key(&w, "logprobs");
-		jsonw_arr_begin(&w);
-		for (size_t i = 0; i < r->logprobs.n; i++) {
-			jsonw_obj_begin(&w);
-			jsonw_key(&w, "id"); jsonw_int(&w, r->ids[i]);
-			jsonw_key(&w, "logprob"); jsonw_double(&w, r->logprobs.chosen[i]);
-			json_top(&w, r->logprobs.top + i * r->logprobs.k, r->logprobs.k);
-			jsonw_obj_end(&w);
-		}
-		jsonw_arr_end(&w);
-	}
-	if (r->prompt_logprobs.k) {
-		jsonw_key(&w, "prompt_logprobs");
-		jsonw_arr_begin(&w);
-		for (size_t i = 0; i < r->prompt_logprobs.n; i++) {
-			jsonw_obj_begin(&w);
-			json_top(&w, r->prompt_logprobs.top + i * r->prompt_logprobs.k,
-				 r->prompt_logprobs.k);
-			jsonw_obj_end(&w);
-		}
-		jsonw_arr_end(&w);
-	}
-	jsonw_obj_end(&w);
-	jsonw_finish(&w);
-}
-
-static void print_summary(const struct orc_gen_result *r)
-{
-	const struct orc_gen_timings *t = &r->timings;
-
-	fprintf(stderr, "[%u prompt tokens in %.1f ms (%.1f/s), %u generated at %.1f tokens/s, "
-		"first after %.1f ms; stop: %s]\n", t->prompt_tokens, t->prompt_ms,
-		t->prompt_tokens_per_s, t->generated_tokens, t->tokens_per_s, t->ttft_ms,
-		orc_stop_reason_name(r->stop_reason));
-}
-
 /* ---- the command ---- */
 
 static int run(const struct orcctl_gen_opts *o, bool json, bool quiet)
@@ -206,11 +118,11 @@ static int run(const struct orcctl_gen_opts *o, bool json, bool quiet)
 		goto out;
 	}
 	if (json)
-		print_json(&res);
+		orcctl_gen_print_json(&res, orc_stop_reason_name(res.stop_reason));
 	else if (isatty(STDOUT_FILENO) && (res.text_len == 0 || res.text[res.text_len - 1] != '\n'))
 		putchar('\n');
 	if (!json && !quiet && isatty(STDERR_FILENO))
-		print_summary(&res);
+		orcctl_gen_print_summary(&res, orc_stop_reason_name(res.stop_reason));
 	rc = fflush(stdout) == 0 ? ORCCTL_EXIT_OK : ORCCTL_EXIT_FAILURE;
 out:
 	orc_gen_result_free(&res);
@@ -219,7 +131,7 @@ out:
 	return rc;
 }
 
-int orcctl_cmd_generate(int argc, char **argv, const struct orcctl_global *g)
+int cmd_generate(int argc, char **argv, const struct orcctl_global *g)
 {
 	struct orcctl_gen_opts o;
 	struct sigaction sa = { .sa_handler = on_sigint };
@@ -231,7 +143,10 @@ int orcctl_cmd_generate(int argc, char **argv, const struct orcctl_global *g)
 	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
-	rc = run(&o, o.json || g->json, g->quiet);
+	if (o.model)
+		rc = orcctl_generate_daemon(&o, g, &interrupted);
+	else
+		rc = run(&o, o.json || g->json, g->quiet);
 	orcctl_gen_opts_free(&o);
 	return rc;
 }

@@ -336,7 +336,7 @@ static int parse_ctx(const char *s, uint32_t *ret)
 	return 0;
 }
 
-int orcctl_cmd_inspect(int argc, char **argv, const struct orcctl_global *glob)
+int cmd_inspect(int argc, char **argv, const struct orcctl_global *glob)
 {
 	static const struct option opts[] = {
 		{ "ctx", required_argument, NULL, 'c' },

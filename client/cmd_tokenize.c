@@ -1,187 +1,165 @@
-/* cmd_tokenize.c -- `orcctl tokenize` (standard input -> token ids) and
- * `orcctl detokenize` (ids -> text), offline on a GGUF's tokenizer with
- * --file. Both are thin wrappers over orc_tok_encode()/orc_tok_decode(), so
- * the same commands can later ask the daemon instead. */
+/* cmd_tokenize.c -- `orcctl tokenize`: the token ids of a text (the TEXT
+ * argument, else standard input exactly as given), offline with a GGUF's
+ * tokenizer (--file) or through orcd (-m NAME). Both modes print through the
+ * same code: ids, `ID<TAB>PIECE` lines, or {"ids": [...], "pieces": [...]}. */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "gguf.h"
 #include "jsonw.h"
 #include "limits.h"
 #include "log.h"
 #include "orcctl.h"
+#include "tok_common.h"
 #include "tokenizer.h"
 
-static void tokenize_usage(FILE *out)
+#define CMD "tokenize"
+
+static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: orcctl tokenize --file MODEL.gguf [--special] [--bos | --no-bos] [--json]\n"
+		"usage: orcctl tokenize (--file MODEL.gguf | -m NAME) [OPTIONS] [TEXT]\n"
 		"\n"
-		"Tokenize standard input exactly as given (every byte, a trailing newline\n"
-		"included) with the tokenizer stored in MODEL.gguf, and print the token ids\n"
-		"separated by spaces, then a newline.\n"
+		"Print the token ids of TEXT, separated by spaces, then a newline. Without\n"
+		"TEXT, standard input is tokenized exactly as given (every byte, a trailing\n"
+		"newline included).\n"
 		"\n"
-		"By default BOS and EOS are added as the file says (tokenizer.ggml.add_bos_token,\n"
-		"add_eos_token; SentencePiece models add BOS unless the file says otherwise),\n"
-		"and text that looks like a special token (<|im_start|>, </s>, ...) is\n"
-		"tokenized as ordinary text.\n"
+		"With --file the tokenizer stored in MODEL.gguf is used, without a daemon;\n"
+		"with -m the daemon tokenizes with model NAME's tokenizer. By default BOS and\n"
+		"EOS are added as the model says (tokenizer.ggml.add_bos_token, add_eos_token;\n"
+		"SentencePiece models add BOS unless the file says otherwise), and text that\n"
+		"looks like a special token (<|im_start|>, </s>, ...) is tokenized as\n"
+		"ordinary text.\n"
 		"\n"
 		"Options:\n"
-		"  -f, --file MODEL.gguf  the model or vocabulary file (required: asking the\n"
-		"                         daemon is not available yet)\n"
+		"  -f, --file MODEL.gguf  the model or vocabulary file (offline)\n"
+		"  -m, --model NAME       the model, through orcd\n"
 		"  -s, --special          recognise special tokens in the text (as a chat\n"
-		"                         template's output needs)\n"
-		"      --bos              start with BOS even if the file does not add it\n"
+		"      --parse-special    template's output needs)\n"
+		"      --bos              start with BOS even if the model does not add it\n"
+		"                         (--file only)\n"
 		"      --no-bos           add neither BOS nor EOS\n"
+		"  -p, --pieces           one 'ID<TAB>PIECE' line per token, PIECE being the\n"
+		"                         vocabulary entry (control bytes escaped)\n"
 		"  -j, --json             print {\"ids\": [...], \"pieces\": [...]}, pieces being\n"
 		"                         the vocabulary entries of the ids\n"
 		"  -h, --help             this help\n"
 		"\n"
-		"Exit status: 0 on success, 1 when the file cannot be used or the input is\n"
-		"not valid UTF-8 (the message gives the byte offset), 2 for a bad command line.\n");
+		"Exit status: 0 on success, 1 when the file cannot be used, the input is not\n"
+		"valid UTF-8 (the message gives the byte offset) or the daemon refused, 2 for\n"
+		"a bad command line, 3-7 for the daemon's errors as in `orcctl --help`.\n");
 }
 
-static void detokenize_usage(FILE *out)
+enum bos_mode { BOS_MODEL, BOS_FORCE, BOS_NONE };
+
+struct tok_opts {
+	struct orcctl_tok_src src;
+	bool special, json, pieces;
+	enum bos_mode bos;
+};
+
+/* ---- output, the same for both modes ---- */
+
+/* The raw vocabulary piece of token i (NULL: none). */
+typedef const char *(*piece_fn)(const void *ctx, const int32_t *ids, size_t i, size_t *ret_len);
+
+static void print_piece(const char *p, size_t n)
 {
-	fprintf(out,
-		"usage: orcctl detokenize --file MODEL.gguf [--skip-special] [ID...]\n"
-		"\n"
-		"Turn token ids back into text with the tokenizer stored in MODEL.gguf and\n"
-		"print the text exactly, without an added newline. The ids come from the\n"
-		"arguments, or else from standard input, separated by spaces, commas or\n"
-		"newlines (brackets are ignored, so a JSON array works too).\n"
-		"Special tokens (BOS, <|im_end|>, ...) are printed as their text unless\n"
-		"--skip-special is given. Bytes that do not form valid UTF-8 come out as\n"
-		"U+FFFD.\n"
-		"\n"
-		"Options:\n"
-		"  -f, --file MODEL.gguf  the model or vocabulary file (required)\n"
-		"      --skip-special     leave control tokens out of the text\n"
-		"  -h, --help             this help\n"
-		"\n"
-		"Exit status: 0 on success, 1 when the file cannot be used or an id is out of\n"
-		"the vocabulary's range, 2 for a bad command line or an id that is not a number.\n");
-}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
 
-/* ---- shared ---- */
-
-static int open_tok(const char *cmd, const char *path, struct orc_gguf **ret_g,
-		    struct orc_tok **ret_t)
-{
-	struct orc_err err = { 0 };
-
-	if (orc_gguf_open(path, ret_g, &err) < 0) {
-		log_warnx("%s: %s: %s", cmd, path, orc_err_msg(&err));
-		return -1;
+		if (ch == '\n') fputs("\\n", stdout);
+		else if (ch == '\t') fputs("\\t", stdout);
+		else if (ch < 0x20 || ch == 0x7f) printf("\\x%02x", ch);
+		else putchar(ch);
 	}
-	if (orc_tok_new(*ret_g, ret_t, &err) < 0) {
-		log_warnx("%s: %s: %s", cmd, path, orc_err_msg(&err));
-		orc_gguf_free(*ret_g);
-		return -1;
-	}
-	return 0;
 }
 
-/* All of a stream, as bytes (NUL-terminated, the NUL not counted); NULL,
- * with a message, on error or past `max` bytes. */
-static char *read_all(FILE *in, size_t max, size_t *ret_len)
+static void print_json(const int32_t *ids, size_t n, piece_fn piece, const void *ctx)
 {
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
+	struct jsonw w;
 
-	while (buf) {
-		size_t n;
-		if (cap - len < 2) {
-			char *grown = realloc(buf, cap * 2);
-			if (!grown) {
-				log_warnx("out of memory reading standard input");
-				break;
-			}
-			buf = grown;
-			cap *= 2;
-		}
-		n = fread(buf + len, 1, cap - len - 1, in);
-		len += n;
-		if (len > max) {
-			log_warnx("standard input is larger than %zu bytes", max);
-			break;
-		}
-		if (n == 0) {
-			if (ferror(in)) {
-				log_warn("reading standard input");
-				break;
-			}
-			buf[len] = '\0';
-			*ret_len = len;
-			return buf;
-		}
+	jsonw_init(&w, stdout, false);
+	jsonw_obj_begin(&w);
+	jsonw_key(&w, "ids");
+	jsonw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++)
+		jsonw_int(&w, ids[i]);
+	jsonw_arr_end(&w);
+	jsonw_key(&w, "pieces");
+	jsonw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		const char *p = piece(ctx, ids, i, &len);
+
+		if (p)
+			jsonw_strn(&w, p, len);
+		else
+			jsonw_null(&w);
 	}
-	free(buf);
-	return NULL;
+	jsonw_arr_end(&w);
+	jsonw_obj_end(&w);
+	jsonw_finish(&w);
 }
 
-/* ---- tokenize ---- */
-
-enum bos_mode { BOS_FILE, BOS_FORCE, BOS_NONE };
-
-static int print_ids(const struct orc_tok *t, const int32_t *ids, size_t n, bool json)
+static int print_tokens(const struct tok_opts *o, const int32_t *ids, size_t n,
+			piece_fn piece, const void *ctx)
 {
-	if (json) {
-		struct jsonw w;
-		jsonw_init(&w, stdout, false);
-		jsonw_obj_begin(&w);
-		jsonw_key(&w, "ids");
-		jsonw_arr_begin(&w);
-		for (size_t i = 0; i < n; i++)
-			jsonw_int(&w, ids[i]);
-		jsonw_arr_end(&w);
-		jsonw_key(&w, "pieces");
-		jsonw_arr_begin(&w);
+	if (o->json) {
+		print_json(ids, n, piece, ctx);
+	} else if (o->pieces) {
 		for (size_t i = 0; i < n; i++) {
-			const char *p;
 			size_t len;
-			if (orc_tok_piece(t, ids[i], &p, &len) == 0)
-				jsonw_strn(&w, p, len);
-			else
-				jsonw_null(&w);
+			const char *p = piece(ctx, ids, i, &len);
+
+			printf("%" PRId32 "\t", ids[i]);
+			print_piece(p ? p : "", p ? len : 0);
+			putchar('\n');
 		}
-		jsonw_arr_end(&w);
-		jsonw_obj_end(&w);
-		jsonw_finish(&w);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			printf(i ? " %" PRId32 : "%" PRId32, ids[i]);
 		putchar('\n');
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		log_warn("writing standard output");
-		return -1;
+		log_warn(CMD ": writing standard output");
+		return ORCCTL_EXIT_FAILURE;
 	}
-	return 0;
+	return ORCCTL_EXIT_OK;
+}
+
+/* ---- offline, --file ---- */
+
+static const char *file_piece(const void *ctx, const int32_t *ids, size_t i, size_t *ret_len)
+{
+	const char *p;
+
+	return orc_tok_piece(ctx, ids[i], &p, ret_len) == 0 ? p : NULL;
 }
 
 /* Encode with BOS/EOS as asked; *ret_ids is malloc'ed. */
-static int encode(const struct orc_tok *t, const char *text, size_t len, bool special,
-		  enum bos_mode bos, int32_t **ret_ids, size_t *ret_n)
+static int encode(const struct orc_tok *t, const char *text, size_t len, const struct tok_opts *o,
+		  int32_t **ret_ids, size_t *ret_n)
 {
-	unsigned flags = (special ? ORC_TOK_PARSE_SPECIAL : 0) | (bos != BOS_NONE ? ORC_TOK_ADD_SPECIAL : 0);
+	unsigned flags = (o->special ? ORC_TOK_PARSE_SPECIAL : 0) |
+			 (o->bos != BOS_NONE ? ORC_TOK_ADD_SPECIAL : 0);
 	struct orc_err err = { 0 };
 	int32_t *ids, *grown;
 	size_t n;
 
 	if (orc_tok_encode(t, text, len, flags, &ids, &n, &err) < 0) {
-		log_warnx("tokenize: %s", orc_err_msg(&err));
+		log_warnx(CMD ": %s", orc_err_msg(&err));
 		return -1;
 	}
-	if (bos == BOS_FORCE && !orc_tok_add_bos(t)) {
+	if (o->bos == BOS_FORCE && !orc_tok_add_bos(t)) {
 		if (orc_tok_bos(t) < 0) {
-			log_warnx("tokenize: --bos: this tokenizer has no BOS token");
+			log_warnx(CMD ": --bos: this tokenizer has no BOS token");
 			free(ids);
 			return -1;
 		}
@@ -199,169 +177,119 @@ static int encode(const struct orc_tok *t, const char *text, size_t len, bool sp
 	return 0;
 }
 
-int orcctl_cmd_tokenize(int argc, char **argv, const struct orcctl_global *g)
+static int run_file(const struct tok_opts *o, const char *text, size_t len)
+{
+	struct orc_gguf *gg;
+	struct orc_tok *t;
+	int32_t *ids;
+	size_t n;
+	int rc = ORCCTL_EXIT_FAILURE;
+
+	if (orcctl_open_tok(CMD, o->src.file, &gg, &t) < 0)
+		return ORCCTL_EXIT_FAILURE;
+	if (encode(t, text, len, o, &ids, &n) == 0) {
+		rc = print_tokens(o, ids, n, file_piece, t);
+		free(ids);
+	}
+	orc_tok_free(t);
+	orc_gguf_free(gg);
+	return rc;
+}
+
+/* ---- through the daemon, -m ---- */
+
+static const char *daemon_piece(const void *ctx, const int32_t *ids, size_t i, size_t *ret_len)
+{
+	(void)ids;
+	return occ_tokens_piece(ctx, i, ret_len);
+}
+
+static int run_daemon(const struct tok_opts *o, const struct orcctl_global *g, const char *text,
+		      size_t len)
+{
+	unsigned flags = (o->special ? OCC_TOK_PARSE_SPECIAL : 0) |
+			 (o->bos != BOS_NONE ? OCC_TOK_ADD_SPECIAL : 0) |
+			 (o->pieces || o->json ? OCC_TOK_PIECES : 0);
+	enum occ_status s;
+	occ_tokens *t;
+	occ_conn *c;
+	int rc;
+
+	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
+		return rc;
+	s = occ_tokenize(c, o->src.model, text, len, flags, &t);
+	if (s != OCC_OK) {
+		rc = orcctl_fail(CMD, c, s);
+		occ_close(c);
+		return rc;
+	}
+	rc = print_tokens(o, occ_tokens_ids(t), occ_tokens_count(t), daemon_piece, t);
+	occ_tokens_free(t);
+	occ_close(c);
+	return rc;
+}
+
+/* ---- the command ---- */
+
+static int parse_opts(int argc, char **argv, struct tok_opts *o)
 {
 	enum { OPT_BOS = 256, OPT_NO_BOS };
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, 'f' },
+		{ "model", required_argument, NULL, 'm' },
 		{ "special", no_argument, NULL, 's' },
+		{ "parse-special", no_argument, NULL, 's' },
 		{ "bos", no_argument, NULL, OPT_BOS },
 		{ "no-bos", no_argument, NULL, OPT_NO_BOS },
+		{ "pieces", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
-	bool special = false, json = g->json;
-	enum bos_mode bos = BOS_FILE;
-	struct orc_gguf *gg;
-	struct orc_tok *t;
-	int32_t *ids;
-	size_t len, n;
-	char *text;
-	int c, rc = ORCCTL_EXIT_FAILURE;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "f:sjh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:m:spjh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': path = optarg; break;
-		case 's': special = true; break;
-		case OPT_BOS: bos = BOS_FORCE; break;
-		case OPT_NO_BOS: bos = BOS_NONE; break;
-		case 'j': json = true; break;
-		case 'h': tokenize_usage(stdout); return ORCCTL_EXIT_OK;
-		default: tokenize_usage(stderr); return ORCCTL_EXIT_USAGE;
+		case 'f': o->src.file = optarg; break;
+		case 'm': o->src.model = optarg; break;
+		case 's': o->special = true; break;
+		case OPT_BOS: o->bos = BOS_FORCE; break;
+		case OPT_NO_BOS: o->bos = BOS_NONE; break;
+		case 'p': o->pieces = true; break;
+		case 'j': o->json = true; break;
+		case 'h': usage(stdout); return -1;
+		default: usage(stderr); return ORCCTL_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		log_warnx("tokenize: unexpected argument '%s' (the text comes from standard input)",
-			  argv[optind]);
+	if (argc - optind > 1) {
+		log_warnx(CMD ": one TEXT argument at most (quote it), got '%s' after it",
+			  argv[optind + 1]);
 		return ORCCTL_EXIT_USAGE;
 	}
-	if (!path) {
-		log_warnx("tokenize: --file MODEL.gguf is required (the daemon cannot tokenize yet)");
+	if (o->bos == BOS_FORCE && o->src.model) {
+		log_warnx(CMD ": --bos needs --file (through orcd, BOS is added as the model says)");
 		return ORCCTL_EXIT_USAGE;
 	}
-	if (open_tok("tokenize", path, &gg, &t) < 0)
-		return ORCCTL_EXIT_FAILURE;
-	text = read_all(stdin, ORC_TOK_TEXT_MAX, &len);
-	if (text && encode(t, text, len, special, bos, &ids, &n) == 0) {
-		if (print_ids(t, ids, n, json) == 0)
-			rc = ORCCTL_EXIT_OK;
-		free(ids);
-	}
-	free(text);
-	orc_tok_free(t);
-	orc_gguf_free(gg);
-	return rc;
+	return orcctl_tok_src_check(CMD, &o->src);
 }
 
-/* ---- detokenize ---- */
-
-struct id_list {
-	int32_t *v;
-	size_t n, cap;
-};
-
-/* Parse ids separated by spaces, commas, newlines or brackets. */
-static int parse_ids(const char *s, struct id_list *ids)
+int cmd_tokenize(int argc, char **argv, const struct orcctl_global *g)
 {
-	while (*s) {
-		char *end;
-		long long v;
-		int32_t *grown;
-
-		if (strchr(" \t\r\n,[]", *s)) {
-			s++;
-			continue;
-		}
-		errno = 0;
-		v = strtoll(s, &end, 10);
-		if (end == s || errno || v < INT32_MIN || v > INT32_MAX ||
-		    (*end && !strchr(" \t\r\n,[]", *end))) {
-			size_t k = strcspn(s, " \t\r\n,[]");
-			log_warnx("detokenize: '%.*s' is not a token id", (int)(k > 64 ? 64 : k), s);
-			return -1;
-		}
-		if (ids->n == ids->cap) {
-			ids->cap = ids->cap ? ids->cap * 2 : 256;
-			if (!(grown = realloc(ids->v, ids->cap * sizeof(*grown))))
-				return -1;
-			ids->v = grown;
-		}
-		ids->v[ids->n++] = (int32_t)v;
-		s = end;
-	}
-	return 0;
-}
-
-int orcctl_cmd_detokenize(int argc, char **argv, const struct orcctl_global *g)
-{
-	enum { OPT_SKIP = 256 };
-	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "skip-special", no_argument, NULL, OPT_SKIP },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct id_list ids = { 0 };
-	struct orc_err err = { 0 };
-	const char *path = NULL;
-	unsigned flags = 0;
-	struct orc_gguf *gg;
-	struct orc_tok *t;
-	char *text = NULL;
+	struct tok_opts o = { .json = g->json, .bos = BOS_MODEL };
+	char *in = NULL;
+	const char *text;
 	size_t len;
-	int c, rc = ORCCTL_EXIT_FAILURE;
+	int rc;
 
-	(void)g;
-	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': path = optarg; break;
-		case OPT_SKIP: flags |= ORC_DETOK_SKIP_SPECIAL; break;
-		case 'h': detokenize_usage(stdout); return ORCCTL_EXIT_OK;
-		default: detokenize_usage(stderr); return ORCCTL_EXIT_USAGE;
-		}
-	}
-	if (!path) {
-		log_warnx("detokenize: --file MODEL.gguf is required (the daemon cannot detokenize yet)");
-		return ORCCTL_EXIT_USAGE;
-	}
+	if ((rc = parse_opts(argc, argv, &o)) != ORCCTL_EXIT_OK)
+		return rc < 0 ? ORCCTL_EXIT_OK : rc;
 	if (optind < argc) {
-		for (int i = optind; i < argc; i++)
-			if (parse_ids(argv[i], &ids) < 0)
-				goto usage;
-	} else {
-		char *in = read_all(stdin, ORC_TOK_TEXT_MAX, &len);
-		if (!in)
-			return ORCCTL_EXIT_FAILURE;
-		if (memchr(in, '\0', len)) {
-			log_warnx("detokenize: standard input holds a NUL byte");
-			free(in);
-			goto usage;
-		}
-		if (parse_ids(in, &ids) < 0) {
-			free(in);
-			goto usage;
-		}
-		free(in);
-	}
-	if (open_tok("detokenize", path, &gg, &t) < 0) {
-		free(ids.v);
+		text = argv[optind];
+		len = strlen(text);
+	} else if ((text = in = orcctl_read_all(CMD, stdin, ORC_TOK_TEXT_MAX, &len)) == NULL) {
 		return ORCCTL_EXIT_FAILURE;
 	}
-	if (orc_tok_decode(t, ids.v, ids.n, flags, &text, &len, &err) < 0) {
-		log_warnx("detokenize: %s", orc_err_msg(&err));
-	} else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
-		log_warn("writing standard output");
-	} else {
-		rc = ORCCTL_EXIT_OK;
-	}
-	free(text);
-	free(ids.v);
-	orc_tok_free(t);
-	orc_gguf_free(gg);
+	rc = o.src.file ? run_file(&o, text, len) : run_daemon(&o, g, text, len);
+	free(in);
 	return rc;
-usage:
-	free(ids.v);
-	return ORCCTL_EXIT_USAGE;
 }

@@ -24,16 +24,20 @@ enum {
 void orcctl_gen_opts_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: orcctl generate --file MODEL.gguf [OPTIONS] [PROMPT]\n"
+		"usage: orcctl generate (--file MODEL.gguf | -m NAME) [OPTIONS] [PROMPT]\n"
 		"\n"
-		"Generate a continuation of PROMPT (text, tokenized with BOS as the file says)\n"
+		"Generate a continuation of PROMPT (text, tokenized with BOS as the model says)\n"
 		"or of --prompt-ids, streaming the text to stdout as it is produced. With\n"
-		"--file the model runs inside orcctl; no daemon is needed.\n"
+		"--file the model runs inside orcctl; no daemon is needed. With -m the\n"
+		"daemon runs model NAME (a file stem in its models directory).\n"
 		"\n"
-		"  -f, --file PATH            the GGUF model to run\n"
+		"  -f, --file PATH            the GGUF model to run locally\n"
+		"  -m, --model NAME           the model to run in orcd (see --socket)\n"
 		"      --prompt-ids 1,2,3     token ids instead of PROMPT text\n"
 		"  -n, --max-tokens N         tokens to generate (default %u, clipped to the\n"
-		"                             room left in the context; 0 = all that room)\n"
+		"                             room left in the context; 0 = all that room;\n"
+		"                             with -m the default and 0 are the daemon's:\n"
+		"                             the room left, at most its max_tokens)\n"
 		"  -t, --temperature T        0 = greedy (default 0.8)\n"
 		"      --top-k K              0 = off (default 40)\n"
 		"      --top-p P              1 = off (default 0.95)\n"
@@ -46,13 +50,15 @@ void orcctl_gen_opts_usage(FILE *out)
 		"      --stop STRING          stop before STRING (repeatable, at most %u)\n"
 		"      --logprobs K           top-K log-probabilities per token (--json only)\n"
 		"      --prompt-logprobs K    top-K per prompt position (--json only)\n"
-		"      --threads N            CPU threads (default: the cores available)\n"
-		"      --ctx N                context size (default: the model's, at most 4096)\n"
+		"      --threads N            CPU threads (default: the cores available; --file)\n"
+		"      --ctx N                context size (default: the model's, at most 4096;\n"
+		"                             --file; the daemon sets its own)\n"
 		"  -j, --json                 one JSON document at the end instead of text\n"
 		"  -h, --help                 this help\n"
 		"\n"
 		"Exit status: 0 done, 1 the model or the request was refused, 2 bad\n"
-		"command line, 4 interrupted.\n",
+		"command line, 3 the daemon could not be reached, 4 interrupted, 5 the\n"
+		"daemon is busy, 6 no such model, 7 protocol error.\n",
 		ORCCTL_GEN_MAX_TOKENS_DEFAULT, (unsigned)ORC_STOP_STRINGS_MAX);
 }
 
@@ -135,6 +141,7 @@ int orcctl_parse_ids(const char *s, int32_t **ret, size_t *ret_n)
 
 static const struct option long_opts[] = {
 	{ "file", required_argument, NULL, 'f' },
+	{ "model", required_argument, NULL, 'm' },
 	{ "prompt-ids", required_argument, NULL, OPT_PROMPT_IDS },
 	{ "max-tokens", required_argument, NULL, 'n' },
 	{ "temperature", required_argument, NULL, 't' },
@@ -187,6 +194,7 @@ static int parse_one(struct orcctl_gen_opts *o, int c, const char *arg)
 
 	switch (c) {
 	case 'f': o->file = arg; break;
+	case 'm': o->model = arg; break;
 	case OPT_PROMPT_IDS:
 		free(o->prompt_ids);
 		o->prompt_ids = NULL;
@@ -250,7 +258,7 @@ int orcctl_gen_opts_parse(int argc, char **argv, struct orcctl_gen_opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "f:n:t:jh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:m:n:t:jh", long_opts, NULL)) != -1) {
 		int r;
 
 		if (c == 'j') { o->json = true; continue; }
@@ -281,8 +289,16 @@ int orcctl_gen_opts_parse(int argc, char **argv, struct orcctl_gen_opts *o)
 		fprintf(stderr, "orcctl generate: give either PROMPT or --prompt-ids, not both\n");
 		return ORCCTL_EXIT_USAGE;
 	}
-	if (!o->file) {
-		fprintf(stderr, "orcctl generate: --file MODEL.gguf is required\n");
+	if (!o->file && !o->model) {
+		fprintf(stderr, "orcctl generate: --file MODEL.gguf or -m NAME is required\n");
+		return ORCCTL_EXIT_USAGE;
+	}
+	if (o->file && o->model) {
+		fprintf(stderr, "orcctl generate: give --file or -m, not both\n");
+		return ORCCTL_EXIT_USAGE;
+	}
+	if (o->model && (o->threads || o->ctx)) {
+		fprintf(stderr, "orcctl generate: --threads and --ctx apply to --file only\n");
 		return ORCCTL_EXIT_USAGE;
 	}
 	return 0;

@@ -31,6 +31,7 @@ enum {
 
 struct orcctl_gen_opts {
 	const char *file;            /* --file MODEL.gguf (local mode) */
+	const char *model;           /* -m NAME (daemon mode); exactly one of file/model */
 	const char *prompt;          /* the PROMPT argument; NULL when absent */
 	int32_t *prompt_ids;         /* --prompt-ids, malloc'ed */
 	size_t n_prompt_ids;

@@ -11,10 +11,16 @@
 #include "orcctl.h"
 
 const struct orcctl_cmd orcctl_cmds[] = {
-	{ "generate", "generate text from a GGUF file (local mode, no daemon)", orcctl_cmd_generate },
-	{ "inspect", "describe a GGUF file offline (no daemon needed)", orcctl_cmd_inspect },
-	{ "tokenize", "text on standard input -> token ids (offline with --file)", orcctl_cmd_tokenize },
-	{ "detokenize", "token ids -> text (offline with --file)", orcctl_cmd_detokenize },
+	{ "generate", "generate text, through orcd (-m NAME) or from a GGUF file (--file)", cmd_generate },
+	{ "chat", "talk with a model through orcd, using its chat format", cmd_chat },
+	{ "tokenize", "text -> token ids, through orcd (-m NAME) or from a GGUF file (--file)", cmd_tokenize },
+	{ "detokenize", "token ids -> text, through orcd (-m NAME) or from a GGUF file (--file)", cmd_detokenize },
+	{ "models", "list the models orcd can serve", cmd_models },
+	{ "load", "load a model in orcd and keep it resident", cmd_load },
+	{ "unload", "release a resident model in orcd", cmd_unload },
+	{ "status", "orcd's state, counters and resident models", cmd_status },
+	{ "bench", "time to first token, tokens/s and latency under concurrent clients", cmd_bench },
+	{ "inspect", "describe a GGUF file offline (no daemon needed)", cmd_inspect },
 
 	{ NULL, NULL, NULL },
 };

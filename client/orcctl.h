@@ -11,6 +11,9 @@
 #define ORCCTL_EXIT_USAGE    2  /* bad command line */
 #define ORCCTL_EXIT_CONNECT  3  /* the daemon could not be reached */
 #define ORCCTL_EXIT_CANCELED 4  /* interrupted (SIGINT) */
+#define ORCCTL_EXIT_BUSY     5  /* the daemon is busy (queue full, too many requests): retry */
+#define ORCCTL_EXIT_NOT_FOUND 6 /* no such model */
+#define ORCCTL_EXIT_PROTOCOL 7  /* the daemon speaks another protocol version, or sent garbage */
 
 struct orcctl_global {
 	const char *socket_path;   /* --socket, else $ORCD_SOCKET, else the default */
@@ -28,11 +31,15 @@ struct orcctl_cmd {
 /* The table, in orcctl.c; NULL-terminated. */
 extern const struct orcctl_cmd orcctl_cmds[];
 
-/* Subcommands (cmd_<name>.c). */
-int orcctl_cmd_generate(int argc, char **argv, const struct orcctl_global *g);
-int orcctl_cmd_inspect(int argc, char **argv, const struct orcctl_global *g);
-int orcctl_cmd_tokenize(int argc, char **argv, const struct orcctl_global *g);
-int orcctl_cmd_detokenize(int argc, char **argv, const struct orcctl_global *g);
-
-
+/* Subcommands (cmd_<name>.c), in the order of `orcctl --help`. */
+int cmd_generate(int argc, char **argv, const struct orcctl_global *g);
+int cmd_chat(int argc, char **argv, const struct orcctl_global *g);
+int cmd_tokenize(int argc, char **argv, const struct orcctl_global *g);
+int cmd_detokenize(int argc, char **argv, const struct orcctl_global *g);
+int cmd_models(int argc, char **argv, const struct orcctl_global *g);
+int cmd_load(int argc, char **argv, const struct orcctl_global *g);
+int cmd_unload(int argc, char **argv, const struct orcctl_global *g);
+int cmd_status(int argc, char **argv, const struct orcctl_global *g);
+int cmd_bench(int argc, char **argv, const struct orcctl_global *g);
+int cmd_inspect(int argc, char **argv, const struct orcctl_global *g);
 #endif

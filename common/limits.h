@@ -2,6 +2,15 @@
  * Anything read from a file, a socket or a command line is checked against
  * these before memory is allocated for it. Change a limit here, and update
  * orcd-protocol(7) when it is a protocol limit. */
+
+/* common/ is on the -I path, so <limits.h> (msgpack.h includes it) finds
+ * this file before the system's: pull the system header in as well. Outside
+ * the guard, so that it also works when this file was found by "limits.h"
+ * relative to a file in common/ (include_next then restarts the search). */
+#ifndef CHAR_BIT
+#include_next <limits.h>
+#endif
+
 #ifndef ORC_LIMITS_H
 #define ORC_LIMITS_H
 
@@ -10,13 +19,21 @@
 #define ORC_FRAME_MAX              (1u << 20)  /* bytes of one MessagePack frame */
 #define ORC_FRAME_MIN              1u
 #define ORC_MSGPACK_DEPTH_MAX      16          /* nesting of arrays/maps in a frame */
-#define ORC_MSGPACK_ITEMS_MAX      65536       /* total objects declared in one frame */
+#define ORC_MSGPACK_ITEMS_MAX      (1u << 19)  /* total objects in one frame (keys, values,
+						  * elements): room for ORC_PROMPT_TOKENS_MAX ids */
 #define ORC_REQUEST_ID_MAX         UINT32_MAX
 #define ORC_MODEL_NAME_MAX         128         /* bytes, file stem */
 #define ORC_STOP_STRINGS_MAX       16
 #define ORC_STOP_STRING_LEN_MAX    256
 #define ORC_CHAT_MESSAGES_MAX      1024
 #define ORC_LOGPROBS_TOP_MAX       20
+#define ORC_PROMPT_LOGPROBS_CHUNK  1024        /* entries in one prompt_logprobs event */
+#define ORC_PROTO_STR_MAX          256         /* bytes of a short string (version, arch, ...) */
+#define ORC_PROTO_TEXT_MAX         (64u << 10) /* bytes of text in one token/final event */
+#define ORC_PROTO_ERRMSG_MAX       4096        /* bytes of an error reply's message */
+#define ORC_PROTO_BACKENDS_MAX     8
+#define ORC_STATUS_COUNTERS_MAX    256
+#define ORC_STATUS_MODELS_MAX      1024
 #define ORC_WRITE_QUEUE_MAX        (8u << 20)  /* bytes buffered for one slow client */
 #define ORC_HANDSHAKE_TIMEOUT_MS   10000
 #define ORC_PARTIAL_FRAME_TIMEOUT_MS 30000    /* a started frame must complete by then */

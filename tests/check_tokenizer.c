@@ -406,5 +406,6 @@ static Suite *tokenizer_suite(void)
 
 int main(void)
 {
+	orc_test_require_shared();   /* every test reads ../shared: skip (77) without it */
 	return orc_test_run(tokenizer_suite());
 }

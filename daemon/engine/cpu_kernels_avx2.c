@@ -89,6 +89,44 @@ static void q4_0_row(const void *row, uint32_t i0, uint32_t n, float *dst)
 	}
 }
 
+/* Q4_K: f16 d | f16 dmin | scales[12] | qs[128]; eight 32-element groups,
+ * each d * scale * q - dmin * min with the multiply and the subtract
+ * rounded separately, as in quant.c. */
+static void q4_k_scale_min(int j, const uint8_t *q, float *d, float *m)
+{
+	if (j < 4) {
+		*d = (float)(q[j] & 63);
+		*m = (float)(q[j + 4] & 63);
+	} else {
+		*d = (float)((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4));
+		*m = (float)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+	}
+}
+
+static void q4_k_row(const void *row, uint32_t i0, uint32_t n, float *dst)
+{
+	const uint8_t *x = (const uint8_t *)row + (size_t)(i0 / ORC_QK_K) * 144;
+	const __m128i low = _mm_set1_epi8(0x0F);
+
+	for (uint32_t i = 0; i < n; i += ORC_QK_K, x += 144) {
+		const float d = orc_cpu_f16((uint16_t)(x[0] | x[1] << 8));
+		const float dmin = orc_cpu_f16((uint16_t)(x[2] | x[3] << 8));
+		const uint8_t *q = x + 16;
+		for (int g = 0; g < 8; g++) {
+			float s, m;
+			q4_k_scale_min(g, x + 4, &s, &m);
+			const __m256 dv = _mm256_set1_ps(d * s), mv = _mm256_set1_ps(dmin * m);
+			const uint8_t *qg = q + 32 * (g / 2);
+			for (int k = 0; k < 32; k += 8) {
+				__m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(qg + k));
+				b = g % 2 ? _mm_and_si128(_mm_srli_epi16(b, 4), low) : _mm_and_si128(b, low);
+				__m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+				_mm256_storeu_ps(dst + i + 32 * g + k, _mm256_sub_ps(_mm256_mul_ps(dv, f), mv));
+			}
+		}
+	}
+}
+
 static void avx2_dequant(enum orc_type type, const void *row, uint32_t i0, uint32_t n, float *dst)
 {
 	switch (type) {
@@ -106,6 +144,9 @@ static void avx2_dequant(enum orc_type type, const void *row, uint32_t i0, uint3
 		break;
 	case ORC_TYPE_Q4_0:
 		q4_0_row(row, i0, n, dst);
+		break;
+	case ORC_TYPE_Q4_K:
+		q4_k_row(row, i0, n, dst);
 		break;
 	default:
 		orc_cpu_kern_generic.dequant(type, row, i0, n, dst);
