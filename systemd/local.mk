@@ -44,7 +44,8 @@ uninstall-orcd-conf:
 	fi
 	-rmdir $(DESTDIR)$(orcdconfdir) 2>/dev/null
 
-EXTRA_DIST += debian/changelog debian/control debian/rules debian/source/format debian/.gitignore
+EXTRA_DIST += debian/changelog debian/control debian/rules debian/source/format debian/.gitignore \
+	debian/orcd.install debian/libocclient0.install debian/libocclient-dev.install debian/not-installed
 
 # The administration component's acceptance tests.
 include $(srcdir)/tests/admin/local.mk
