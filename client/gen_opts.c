@@ -177,13 +177,32 @@ static const char *value_hint(int c, int r)
 	switch (c) {
 	case OPT_PROMPT_IDS: return r == -E2BIG ? " (too many ids)" : " (comma-separated integers)";
 	case 'n': return " (an integer, 0.." STR(ORC_MAX_TOKENS_CAP) ")";
-	case OPT_LOGPROBS: case OPT_PROMPT_LOGPROBS: return " (an integer, 0.." STR(ORC_LOGPROBS_TOP_MAX) ")";
+	case OPT_LOGPROBS: case OPT_PROMPT_LOGPROBS:
+		return " (an integer, 0.." STR(ORC_LOGPROBS_TOP_MAX) ")";
 	case OPT_THREADS: return " (an integer, 0.." STR(ORC_THREADS_MAX) ")";
 	case OPT_CTX: return " (an integer, 0.." STR(ORC_CTX_MAX) ")";
 	case OPT_SEED: return " (an unsigned 64-bit integer)";
 	case OPT_TOP_K: case OPT_REPEAT_N: return " (an integer)";
 	default: return " (a number)";
 	}
+}
+
+/* The float-valued sampling options: where each goes and its "set" bit. */
+static int parse_float_opt(struct orcctl_gen_opts *o, int c, const char *arg)
+{
+	float *dst;
+	unsigned bit;
+
+	switch (c) {
+	case 't': dst = &o->temperature; bit = ORCCTL_GEN_SET_TEMPERATURE; break;
+	case OPT_TOP_P: dst = &o->top_p; bit = ORCCTL_GEN_SET_TOP_P; break;
+	case OPT_MIN_P: dst = &o->min_p; bit = ORCCTL_GEN_SET_MIN_P; break;
+	case OPT_REPEAT: dst = &o->repeat_penalty; bit = ORCCTL_GEN_SET_REPEAT; break;
+	case OPT_PRESENCE: dst = &o->presence_penalty; bit = ORCCTL_GEN_SET_PRESENCE; break;
+	default: dst = &o->frequency_penalty; bit = ORCCTL_GEN_SET_FREQUENCY; break;
+	}
+	o->set |= bit;
+	return parse_float(arg, dst);
 }
 
 /* One option with an argument; 0 or -EINVAL. */
@@ -206,12 +225,10 @@ static int parse_one(struct orcctl_gen_opts *o, int c, const char *arg)
 			o->max_tokens = (uint32_t)v;
 		o->set |= ORCCTL_GEN_SET_MAX_TOKENS;
 		break;
-	case 't': r = parse_float(arg, &o->temperature); o->set |= ORCCTL_GEN_SET_TEMPERATURE; break;
-	case OPT_TOP_P: r = parse_float(arg, &o->top_p); o->set |= ORCCTL_GEN_SET_TOP_P; break;
-	case OPT_MIN_P: r = parse_float(arg, &o->min_p); o->set |= ORCCTL_GEN_SET_MIN_P; break;
-	case OPT_REPEAT: r = parse_float(arg, &o->repeat_penalty); o->set |= ORCCTL_GEN_SET_REPEAT; break;
-	case OPT_PRESENCE: r = parse_float(arg, &o->presence_penalty); o->set |= ORCCTL_GEN_SET_PRESENCE; break;
-	case OPT_FREQUENCY: r = parse_float(arg, &o->frequency_penalty); o->set |= ORCCTL_GEN_SET_FREQUENCY; break;
+	case 't': case OPT_TOP_P: case OPT_MIN_P: case OPT_REPEAT: case OPT_PRESENCE:
+	case OPT_FREQUENCY:
+		r = parse_float_opt(o, c, arg);
+		break;
 	case OPT_TOP_K:
 		if ((r = parse_long(arg, INT32_MIN, INT32_MAX, &v)) == 0)
 			o->top_k = (int32_t)v;

@@ -7,21 +7,13 @@
 
 #include "backend.h"
 
-#ifdef HAVE_CUDA
-/* Weak, so that the engine links while the CUDA backend's objects are not
- * part of the build yet. NOTE: libengine is a static archive, and a weak
- * reference does not pull backend_cuda.o out of it: once backend_cuda.c is
- * built (cuda.mk), delete this pragma so that orcd links the CUDA backend. */
-#pragma weak orc_backend_cuda_new
-#endif
-
 static int cuda_new(const struct orc_backend_opts *opts, struct orc_backend **ret,
 		    struct orc_err *err)
 {
 #ifdef HAVE_CUDA
-	if (orc_backend_cuda_new)
-		return orc_backend_cuda_new(opts, ret, err);
-	return orc_err_set(err, -ENODEV, "the CUDA backend is not linked into this build");
+	/* a strong reference: the CUDA backend's objects come from a static
+	 * archive, which a weak reference would not pull in */
+	return orc_backend_cuda_new(opts, ret, err);
 #else
 	(void)opts;
 	(void)ret;

@@ -30,3 +30,10 @@ tests_check_engine_SOURCES = tests/check_engine.c tests/jsonr.c tests/jsonr.h
 tests_check_engine_CFLAGS = $(TEST_CFLAGS)
 tests_check_engine_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS) -lm
 TESTS += tests/check_engine
+
+# prefix reuse of the KV cache (kvcache.c, engine.c) and orc_gen_attach
+check_PROGRAMS += tests/check_prefix
+tests_check_prefix_SOURCES = tests/check_prefix.c
+tests_check_prefix_CFLAGS = $(TEST_CFLAGS)
+tests_check_prefix_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS) -lm
+TESTS += tests/check_prefix

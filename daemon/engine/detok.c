@@ -291,7 +291,8 @@ static int emit(struct orc_detok *d, const char *p, size_t n, bool final,
 		return -ENOMEM;
 	/* What is left is a partial sequence of at most 3 bytes. */
 	d->n_pend = d->in.n - used;
-	memcpy(d->pend, d->in.v + used, d->n_pend);
+	if (d->n_pend)
+		memcpy(d->pend, d->in.v + used, d->n_pend);
 	d->out.v[d->out.n] = '\0';
 	*ret = d->out.v;
 	*ret_len = d->out.n;

@@ -1,7 +1,8 @@
 /* engine.c -- models and sequences (see engine.h): loading (GGUF -> model
  * description -> tokenizer -> backend -> graph), the paged KV cache's block
- * tables, and orc_model_eval(), which checks a whole batch before touching
- * anything, then splits its tokens into passes of at most n_batch. */
+ * tables and their prefix reuse, and orc_model_eval(), which checks a whole
+ * batch before touching anything, then splits its tokens into passes of at
+ * most n_batch. */
 #include "config.h"
 
 #include <errno.h>
@@ -19,6 +20,10 @@ struct orc_seq {
 	uint32_t pos;           /* tokens in the cache */
 	uint32_t n_blocks;      /* blocks held */
 	int32_t *blocks;        /* [max_blocks] the block table */
+	/* The prefix index knows blocks 0 .. pos / BLOCK - 1 (each one, or an
+	 * equal block now in its place); link is that chain's last link. */
+	struct orc_kv_link link;
+	int32_t tail[ORC_KV_BLOCK_SIZE];  /* [pos % BLOCK] ids of the partial last block */
 };
 
 /* Host arrays for building one pass. */
@@ -39,6 +44,7 @@ struct orc_model {
 	uint32_t n_ctx, n_seq_max, n_batch, n_seq_rows, max_blocks;
 	struct orc_seq **seqs;  /* [n_seq_max]; NULL where free */
 	struct pass_buf pb;
+	uint64_t lookups, hits, reused_tokens;   /* prefix reuse counters */
 	char backend_note[ORC_ERR_MSG_MAX];
 };
 
@@ -205,17 +211,20 @@ int orc_seq_new(struct orc_model *m, struct orc_seq **ret, struct orc_err *err)
 	}
 	s->m = m;
 	s->slot = i;
+	s->link = orc_kv_link_root(m->kv);
 	m->seqs[i] = s;
 	*ret = s;
 	return 0;
 }
 
+/* Blocks go back last first, so that the cache reclaims a chain from its
+ * end and keeps the common beginnings longest. */
 void orc_seq_clear(struct orc_seq *s)
 {
-	for (uint32_t b = 0; b < s->n_blocks; b++)
-		orc_kv_block_unref(s->m->kv, s->blocks[b]);
-	s->n_blocks = 0;
+	while (s->n_blocks > 0)
+		orc_kv_block_unref(s->m->kv, s->blocks[--s->n_blocks]);
 	s->pos = 0;
+	s->link = orc_kv_link_root(s->m->kv);
 }
 
 void orc_seq_free(struct orc_seq *s)
@@ -231,6 +240,96 @@ void orc_seq_free(struct orc_seq *s)
 uint32_t orc_seq_pos(const struct orc_seq *s)
 {
 	return s->pos;
+}
+
+/* ---- prefix reuse ---- */
+
+int orc_seq_reuse_prefix(struct orc_seq *s, const int32_t *ids, uint32_t n, uint32_t *ret_reused,
+			 struct orc_err *err)
+{
+	struct orc_model *m = s->m;
+	uint32_t k = 0, max = n > 0 ? (n - 1) / BLOCK : 0;
+
+	if (s->pos != 0)
+		return orc_err_set(err, -EINVAL, "prefix reuse needs a fresh sequence, not one at position %u",
+				   s->pos);
+	if (!ids && n > 0)
+		return orc_err_set(err, -EINVAL, "no token ids for prefix reuse");
+	if (max > m->max_blocks)
+		max = m->max_blocks;
+	while (k < max) {
+		struct orc_kv_link next;
+		int32_t b = orc_kv_prefix_find(m->kv, &s->link, ids + (size_t)k * BLOCK, &next);
+		if (b < 0)
+			break;
+		orc_kv_block_ref(m->kv, b);
+		s->blocks[k++] = b;
+		s->link = next;
+	}
+	s->n_blocks = k;
+	s->pos = k * BLOCK;
+	m->lookups++;
+	m->hits += k > 0;
+	m->reused_tokens += s->pos;
+	*ret_reused = s->pos;
+	return 0;
+}
+
+/* Block k of s is full (its ids in s->tail): register it. When an equal
+ * block is cached already, share that one and free ours. */
+static void seal_block(struct orc_model *m, struct orc_seq *s, uint32_t k)
+{
+	int32_t b = s->blocks[k];
+	int32_t e = orc_kv_prefix_register(m->kv, b, &s->link, s->tail, &s->link);
+
+	if (e != b) {
+		orc_kv_block_ref(m->kv, e);
+		orc_kv_block_unref(m->kv, b);
+		s->blocks[k] = e;
+	}
+}
+
+/* After a successful eval, before the positions advance. */
+static void register_blocks(struct orc_model *m, const struct orc_eval_item *items, size_t n_items)
+{
+	for (size_t i = 0; i < n_items; i++) {
+		struct orc_seq *s = items[i].seq;
+		uint32_t pos = s->pos;
+		for (uint32_t j = 0; j < items[i].n; j++, pos++) {
+			s->tail[pos % BLOCK] = items[i].ids[j];
+			if (pos % BLOCK == BLOCK - 1)
+				seal_block(m, s, pos / BLOCK);
+		}
+	}
+}
+
+void orc_model_get_cache_stats(const struct orc_model *m, struct orc_cache_stats *ret)
+{
+	struct orc_kv_stats ks;
+	struct orc_model_mem mem;
+
+	orc_kv_pool_stats(m->kv, &ks);
+	orc_graph_get_mem(m->graph, &mem);
+	*ret = (struct orc_cache_stats){
+		.lookups = m->lookups, .hits = m->hits, .reused_tokens = m->reused_tokens,
+		.evictions = ks.evictions, .blocks_total = ks.n_blocks,
+		.blocks_in_use = ks.n_blocks - ks.n_free - ks.n_evictable,
+		.blocks_cached = ks.n_registered, .blocks_evictable = ks.n_evictable,
+		.block_bytes = mem.kv_cache / ks.n_blocks,
+	};
+}
+
+void orc_model_drop_prefix_cache(struct orc_model *m)
+{
+	orc_kv_prefix_drop_cached(m->kv);
+}
+
+void orc_model_set_prefix_hash_mask(struct orc_model *m, uint64_t mask)
+{
+	orc_kv_pool_set_hash_mask(m->kv, mask);
+	for (uint32_t i = 0; i < m->n_seq_max; i++)
+		if (m->seqs[i] && m->seqs[i]->pos == 0)
+			m->seqs[i]->link = orc_kv_link_root(m->kv);
 }
 
 /* ---- evaluation ---- */
@@ -362,6 +461,7 @@ int orc_model_eval(struct orc_model *m, struct orc_eval_item *items, size_t n_it
 			return rc;
 		}
 	}
+	register_blocks(m, items, n_items);
 	for (size_t i = 0; i < n_items; i++)
 		items[i].seq->pos += items[i].n;
 	return 0;

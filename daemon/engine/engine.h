@@ -2,7 +2,8 @@
  * mode, the tests and the benchmarks: load a model onto a backend, open
  * sequences (each with its own KV cache and position), and evaluate batches
  * in which every sequence appends its own tokens (a prompt chunk or one
- * decode token) at its own position. Library code: never prints or exits.
+ * decode token) at its own position, reusing the cached KV blocks of a
+ * common prompt prefix. Library code: never prints or exits.
  * One thread at a time may call orc_model_eval() on a model. */
 #ifndef ORC_ENGINE_H
 #define ORC_ENGINE_H
@@ -59,7 +60,47 @@ void orc_model_get_mem(const struct orc_model *m, struct orc_model_mem *ret);
 int orc_seq_new(struct orc_model *m, struct orc_seq **ret, struct orc_err *err);
 void orc_seq_free(struct orc_seq *s);        /* NULL is a no-op */
 uint32_t orc_seq_pos(const struct orc_seq *s);  /* tokens already in its cache */
-void orc_seq_clear(struct orc_seq *s);          /* back to position 0 */
+void orc_seq_clear(struct orc_seq *s);          /* back to position 0; its full blocks stay cached */
+
+/* ---- prefix reuse ----
+ * Every full block of 16 tokens that a sequence evaluates is registered in
+ * the model's prefix index under its token ids and everything before them.
+ * A fresh sequence can then start from the longest chain of registered
+ * blocks that matches its prompt instead of evaluating those tokens again.
+ * By the reproducibility contract below, the K/V rows of a prefix are a
+ * function of its ids, so reuse never changes any logits. Shared blocks are
+ * full and never written again: a sequence appends only to its own last
+ * block. Blocks of freed sequences stay in the index as cache until the
+ * pool needs them (least recently released first); a block that a sequence
+ * holds is never reclaimed. */
+
+/* Attach the cached blocks of the longest registered prefix of ids[0..n)
+ * to s, which must be at position 0 (-EINVAL otherwise, or when ids is NULL
+ * with n > 0), and move its position past them. At most
+ * floor((n - 1) / 16) * 16 tokens are reused, so at least the last token is
+ * left to evaluate (and to give logits). *ret_reused: the tokens reused,
+ * a multiple of 16, possibly 0. */
+int orc_seq_reuse_prefix(struct orc_seq *s, const int32_t *ids, uint32_t n, uint32_t *ret_reused,
+			 struct orc_err *err);
+
+struct orc_cache_stats {
+	uint64_t lookups;          /* orc_seq_reuse_prefix calls */
+	uint64_t hits;             /* ... that reused at least one block */
+	uint64_t reused_tokens;    /* prompt tokens served from the cache */
+	uint64_t evictions;        /* cached blocks reclaimed for new tokens */
+	uint32_t blocks_total;     /* blocks of the KV cache */
+	uint32_t blocks_in_use;    /* held by open sequences (a shared block once) */
+	uint32_t blocks_cached;    /* registered in the prefix index, in use or not */
+	uint32_t blocks_evictable; /* registered and held by no sequence */
+	uint64_t block_bytes;      /* backend memory of one block (K and V, every layer) */
+};
+void orc_model_get_cache_stats(const struct orc_model *m, struct orc_cache_stats *ret);
+/* Forget every block that no sequence holds (they become free). */
+void orc_model_drop_prefix_cache(struct orc_model *m);
+/* Testing only: keep just the `mask` bits of the prefix hashes (0: every
+ * block collides), so tests can show that a lookup compares the token ids.
+ * Call it right after loading. */
+void orc_model_set_prefix_hash_mask(struct orc_model *m, uint64_t mask);
 
 /* One sequence's share of a batch. */
 struct orc_eval_item {

@@ -19,6 +19,8 @@ struct orc_gen {
 	uint32_t max_tokens;
 	uint32_t chunk;              /* prompt tokens per evaluation */
 	uint32_t k_lp, k_plp;        /* logprobs / prompt_logprobs */
+	bool reuse_prefix;
+	uint32_t n_cached;           /* prompt tokens served from the prefix cache */
 
 	int32_t *prompt;             /* [n_prompt] */
 	size_t n_prompt;
@@ -61,6 +63,7 @@ void orc_gen_params_default(struct orc_gen_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	orc_sampler_params_default(&p->sampling);
+	p->reuse_prefix = true;
 }
 
 static double ms_between(const struct timespec *a, const struct timespec *b)
@@ -211,6 +214,7 @@ int orc_gen_new(const struct orc_model *m, const struct orc_gen_params *p,
 	g->n_prompt = n_prompt;
 	g->k_lp = p->logprobs;
 	g->k_plp = p->prompt_logprobs;
+	g->reuse_prefix = p->reuse_prefix && p->prompt_logprobs == 0;
 	if (alloc_buffers(g, p, prompt) < 0) {
 		r = orc_err_set(err, -ENOMEM, "out of memory for a generation");
 		goto fail;
@@ -256,6 +260,27 @@ void orc_gen_free(struct orc_gen *g)
 bool orc_gen_done(const struct orc_gen *g)
 {
 	return g->reason != ORC_STOP_NONE || g->failed;
+}
+
+int orc_gen_attach(struct orc_gen *g, struct orc_seq *seq, uint32_t *ret_cached,
+		   struct orc_err *err)
+{
+	uint32_t n = 0;
+	int r;
+
+	if (g->have_input || orc_gen_done(g))
+		return orc_err_set(err, -EINVAL, "orc_gen_attach after the generation started");
+	if (orc_seq_pos(seq) != 0)
+		return orc_err_set(err, -EINVAL, "orc_gen_attach needs a fresh sequence, not one at %u",
+				   orc_seq_pos(seq));
+	if (g->reuse_prefix &&
+	    (r = orc_seq_reuse_prefix(seq, g->prompt, (uint32_t)g->n_prompt, &n, err)) < 0)
+		return r;
+	g->n_fed = n;
+	g->n_cached = n;
+	if (ret_cached)
+		*ret_cached = n;
+	return 0;
 }
 
 int orc_gen_next_input(struct orc_gen *g, struct orc_eval_item *item)
@@ -438,6 +463,7 @@ void orc_gen_get_timings(const struct orc_gen *g, struct orc_gen_timings *t)
 	memset(t, 0, sizeof(*t));
 	t->prompt_tokens = (uint32_t)g->n_prompt;
 	t->generated_tokens = (uint32_t)g->n_ids;
+	t->cached_prompt_tokens = g->n_cached;
 	if (!g->have_input)
 		return;
 	if (g->n_ids == 0) {
@@ -525,7 +551,7 @@ int orc_generate(struct orc_model *m, const struct orc_gen_params *p, const int3
 
 	if ((r = orc_gen_new(m, p, prompt, n_prompt, &g, err)) < 0)
 		return r;
-	if ((r = orc_seq_new(m, &seq, err)) < 0)
+	if ((r = orc_seq_new(m, &seq, err)) < 0 || (r = orc_gen_attach(g, seq, NULL, err)) < 0)
 		goto out;
 	if ((r = run_loop(m, g, seq, cb, user, err)) < 0)
 		goto out;

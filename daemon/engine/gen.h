@@ -12,6 +12,12 @@
  *                                  conditions, and yields an event
  * Each generation needs its own orc_seq, fresh (position 0) at the start.
  *
+ * Prefix reuse (optional): orc_gen_attach(g, seq), called once before the
+ * first orc_gen_next_input, starts seq from the model's cached KV blocks of
+ * the longest matching prompt prefix (engine.h, orc_seq_reuse_prefix) when
+ * params.reuse_prefix is set; those prompt tokens are then not handed out.
+ * Outputs are unchanged (the engine's contract); timings report the count.
+ *
  * Stop conditions, checked in this order after each sampled token:
  *   eos     the token is an end-of-generation token (orc_tok_is_eog). It is
  *           counted and listed in the ids, but adds no text.
@@ -77,14 +83,19 @@ struct orc_gen_params {
 	uint32_t logprobs;          /* top-K per generated token, 0..ORC_LOGPROBS_TOP_MAX */
 	uint32_t prompt_logprobs;   /* top-K per prompt position, 0..ORC_LOGPROBS_TOP_MAX */
 	uint32_t prefill_chunk;     /* prompt tokens per evaluation; 0 = all at once */
+	bool reuse_prefix;          /* orc_gen_attach reuses cached prompt blocks (default
+	                             * true); never with prompt_logprobs, which need the
+	                             * logits of every prompt position */
 };
 
-/* Sampling defaults (sampler.h), max_tokens 0, no stop strings or logprobs. */
+/* Sampling defaults (sampler.h), max_tokens 0, no stop strings or logprobs,
+ * reuse_prefix true. */
 void orc_gen_params_default(struct orc_gen_params *p);
 
 struct orc_gen_timings {
 	uint32_t prompt_tokens;
 	uint32_t generated_tokens;
+	uint32_t cached_prompt_tokens; /* prompt tokens served from the prefix cache */
 	double queue_ms;            /* orc_gen_new .. the first orc_gen_next_input */
 	double prompt_ms;           /* first input .. first token sampled */
 	double ttft_ms;             /* orc_gen_new .. first token sampled */
@@ -127,6 +138,16 @@ int orc_gen_new(const struct orc_model *m, const struct orc_gen_params *p,
 void orc_gen_free(struct orc_gen *g);   /* NULL is a no-op */
 
 bool orc_gen_done(const struct orc_gen *g);
+
+/* Optional, once, before the first orc_gen_next_input: seq is the fresh
+ * sequence (position 0) that will evaluate g. With params.reuse_prefix (and
+ * no prompt_logprobs) the cached blocks of the longest matching prompt
+ * prefix are attached to seq and those tokens are skipped; at least the
+ * last prompt token is still evaluated. *ret_cached (may be NULL): the
+ * prompt tokens reused, 0 when nothing was. -EINVAL when called late or
+ * when seq is not at position 0. */
+int orc_gen_attach(struct orc_gen *g, struct orc_seq *seq, uint32_t *ret_cached,
+		   struct orc_err *err);
 
 /* Fill item->ids, n, logits_all and logits (a buffer owned by g, big enough
  * for the answer; NULL for a prompt chunk before the last when no
