@@ -7,7 +7,8 @@ ADMIN_TESTS = \
 	tests/admin/units.test \
 	tests/admin/pkgconfig.test \
 	tests/admin/manlint.test \
-	tests/admin/docsync.test
+	tests/admin/docsync.test \
+	tests/admin/syscalls.test
 TESTS += $(ADMIN_TESTS)
 check_SCRIPTS += tests/admin/env.sh
 EXTRA_DIST += $(ADMIN_TESTS) tests/admin/lib.sh
@@ -16,6 +17,7 @@ CLEANFILES += tests/admin/env.sh
 # The tests that look at the DESTDIR tree wait for the one that makes it.
 tests/admin/units.log: tests/admin/install.log
 tests/admin/pkgconfig.log: tests/admin/install.log
+tests/admin/syscalls.log: tests/admin/install.log
 
 # What the tests need to know about this build, as shell assignments.
 tests/admin/env.sh: Makefile
