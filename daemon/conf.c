@@ -193,65 +193,50 @@ static int split_list(const char *s, char ***ret, size_t *ret_n)
 	return 0;
 }
 
-static int resolve_users(const char *s, uid_t **ret, size_t *ret_n, struct orc_err *err)
+/* conf.h keeps the lists as uid_t [] and gid_t []; resolve_ids() fills
+ * either as uint32_t [], which they are (checked here). */
+_Static_assert(_Generic((uid_t *)0, uint32_t *: 1, default: 0) &&
+	       _Generic((gid_t *)0, uint32_t *: 1, default: 0), "uid_t and gid_t are not uint32_t");
+
+static bool user_id(const char *name, uint32_t *ret)
 {
-	char **names;
-	size_t n;
-	uid_t *ids;
-	int r = split_list(s, &names, &n);
+	const struct passwd *pw = getpwnam(name);
 
-	if (r < 0)
-		return orc_err_set(err, r, "allowed_users: %s", strerror(-r));
-	ids = calloc(n ? n : 1, sizeof(*ids));
-	if (!ids) {
-		free_list(names, n);
-		return orc_err_set(err, -ENOMEM, "allowed_users: out of memory");
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct passwd *pw = getpwnam(names[i]);
-		uint32_t num;
-
-		if (pw)
-			ids[i] = pw->pw_uid;
-		else if (parse_u32(names[i], 0, UINT32_MAX - 1, &num) == 0)
-			ids[i] = (uid_t)num;
-		else {
-			r = orc_err_set(err, -ENOENT, "allowed_users: no user '%s'", names[i]);
-			free(ids);
-			free_list(names, n);
-			return r;
-		}
-	}
-	free_list(names, n);
-	*ret = ids;
-	*ret_n = n;
-	return 0;
+	if (pw)
+		*ret = pw->pw_uid;
+	return pw != NULL;
 }
 
-static int resolve_groups(const char *s, gid_t **ret, size_t *ret_n, struct orc_err *err)
+static bool group_id(const char *name, uint32_t *ret)
+{
+	const struct group *gr = getgrnam(name);
+
+	if (gr)
+		*ret = gr->gr_gid;
+	return gr != NULL;
+}
+
+/* The comma list s of names (found with `lookup`) or numbers, as ids;
+ * `key` and `kind` ("user", "group") name it in errors. */
+static int resolve_ids(const char *s, const char *key, const char *kind,
+		       bool (*lookup)(const char *name, uint32_t *ret), uint32_t **ret, size_t *ret_n,
+		       struct orc_err *err)
 {
 	char **names;
 	size_t n;
-	gid_t *ids;
+	uint32_t *ids;
 	int r = split_list(s, &names, &n);
 
 	if (r < 0)
-		return orc_err_set(err, r, "allowed_groups: %s", strerror(-r));
+		return orc_err_set(err, r, "%s: %s", key, strerror(-r));
 	ids = calloc(n ? n : 1, sizeof(*ids));
 	if (!ids) {
 		free_list(names, n);
-		return orc_err_set(err, -ENOMEM, "allowed_groups: out of memory");
+		return orc_err_set(err, -ENOMEM, "%s: out of memory", key);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct group *gr = getgrnam(names[i]);
-		uint32_t num;
-
-		if (gr)
-			ids[i] = gr->gr_gid;
-		else if (parse_u32(names[i], 0, UINT32_MAX - 1, &num) == 0)
-			ids[i] = (gid_t)num;
-		else {
-			r = orc_err_set(err, -ENOENT, "allowed_groups: no group '%s'", names[i]);
+		if (!lookup(names[i], &ids[i]) && parse_u32(names[i], 0, UINT32_MAX - 1, &ids[i]) < 0) {
+			r = orc_err_set(err, -ENOENT, "%s: no %s '%s'", key, kind, names[i]);
 			free(ids);
 			free_list(names, n);
 			return r;
@@ -379,12 +364,12 @@ int orc_conf_set(struct orc_conf *c, const char *key, const char *v, struct orc_
 		free(c->allowed_uids);
 		c->allowed_uids = NULL;
 		c->n_allowed_uids = 0;
-		return resolve_users(v, &c->allowed_uids, &c->n_allowed_uids, err);
+		return resolve_ids(v, key, "user", user_id, &c->allowed_uids, &c->n_allowed_uids, err);
 	} else if (strcmp(key, "allowed_groups") == 0) {
 		free(c->allowed_gids);
 		c->allowed_gids = NULL;
 		c->n_allowed_gids = 0;
-		return resolve_groups(v, &c->allowed_gids, &c->n_allowed_gids, err);
+		return resolve_ids(v, key, "group", group_id, &c->allowed_gids, &c->n_allowed_gids, err);
 	} else if (strcmp(key, "keep_alive") == 0)
 		r = orc_parse_duration_ms(v, &c->keep_alive_ms);
 	else if (strcmp(key, "drain_timeout") == 0) {

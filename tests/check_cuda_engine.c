@@ -15,7 +15,8 @@
 
 #include "cudatest.h"
 #include "engine.h"
-#include "jsonr.h"
+#include "engine_testutil.h"
+#include "sampler.h"
 #include "testutil.h"
 
 /* Every matmul accumulates the F32 products of the stored weights and F32
@@ -29,100 +30,33 @@ static const char *const models[] = {
 	"stories260K", "tiny-qwen2-q8_0", "tiny-llama-f16", "tiny-phi3-bf16", "tiny-gpt2-f32",
 };
 
-struct ref {
-	struct orc_jsonr *root;
-	int32_t *prompt, *greedy;
-	size_t n_prompt, n_greedy;
-	const struct orc_jsonr *positions, *margin;
-};
-
-static void ref_load(const char *name, struct ref *r)
-{
-	char path[512], err[256];
-
-	snprintf(path, sizeof(path), "models/%s.ref.json", name);
-	r->root = orc_jsonr_parse_file(orc_test_shared(path), err, sizeof(err));
-	ck_assert_msg(r->root != NULL, "%s", err);
-	ck_assert_int_eq(orc_jsonr_i32_array(orc_jsonr_get(r->root, "prompt_ids"), &r->prompt, &r->n_prompt), 0);
-	ck_assert_int_eq(orc_jsonr_i32_array(orc_jsonr_get(r->root, "greedy"), &r->greedy, &r->n_greedy), 0);
-	r->positions = orc_jsonr_get(r->root, "positions");
-	r->margin = orc_jsonr_get(r->root, "greedy_margin");
-}
-
-static void ref_free(struct ref *r)
-{
-	orc_jsonr_free(r->root);
-	free(r->prompt);
-	free(r->greedy);
-}
-
 static struct orc_model *load(const char *name, uint32_t n_ctx, uint32_t n_seq, uint32_t n_batch)
 {
 	struct orc_model_opts o = { .backend = ORC_BACKEND_CUDA, .n_ctx = n_ctx, .n_seq_max = n_seq,
 				    .n_batch = n_batch };
-	struct orc_model *m = NULL;
-	struct orc_err err = { 0 };
-	char path[512];
+	struct orc_model *m = orc_test_model_load(name, &o);
 
-	snprintf(path, sizeof(path), "models/%s.gguf", name);
-	ck_assert_msg(orc_model_load(orc_test_shared(path), &o, &m, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(orc_model_backend_name(m), "cuda");
 	return m;
-}
-
-static void eval1(struct orc_model *m, struct orc_seq *s, const int32_t *ids, uint32_t n, bool all, float *logits)
-{
-	struct orc_eval_item it = { .seq = s, .ids = ids, .n = n, .logits_all = all, .logits = logits };
-	struct orc_err err = { 0 };
-
-	ck_assert_msg(orc_model_eval(m, &it, 1, &err) == 0, "%s", err.msg);
-}
-
-static int32_t argmax(const float *l, uint32_t n)
-{
-	uint32_t best = 0;
-	for (uint32_t i = 1; i < n; i++)
-		if (l[i] > l[best])
-			best = i;
-	return (int32_t)best;
-}
-
-static double position_error(const struct orc_jsonr *p, const float *l, uint32_t n_vocab)
-{
-	const struct orc_jsonr *top = orc_jsonr_get(p, "top");
-	double mx = -INFINITY, s = 0, e;
-
-	for (uint32_t i = 0; i < n_vocab; i++)
-		mx = fmax(mx, l[i]);
-	for (uint32_t i = 0; i < n_vocab; i++)
-		s += exp(l[i] - mx);
-	e = fabs(mx + log(s) - orc_jsonr_num(orc_jsonr_get(p, "lse"), NAN));
-	for (size_t k = 0; k < orc_jsonr_len(top); k++) {
-		const struct orc_jsonr *pair = orc_jsonr_at(top, k);
-		double id = orc_jsonr_num(orc_jsonr_at(pair, 0), -1);
-		ck_assert(id >= 0 && id < n_vocab);
-		e = fmax(e, fabs(l[(uint32_t)id] - orc_jsonr_num(orc_jsonr_at(pair, 1), NAN)));
-	}
-	return e;
 }
 
 START_TEST(reference_logits_and_greedy)
 {
 	const char *name = models[_i];
-	struct ref r;
+	struct orc_test_ref r;
 	struct orc_seq *s;
 	struct orc_err err = { 0 };
 	double worst = 0;
 	size_t checked = 0;
 
-	ref_load(name, &r);
+	orc_test_ref_load(name, &r);
 	struct orc_model *m = load(name, (uint32_t)(r.n_prompt + r.n_greedy + 1), 1, 0);
 	uint32_t nv = orc_model_n_vocab(m);
 	float *logits = malloc(sizeof(float) * nv * r.n_prompt);
 	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
-	eval1(m, s, r.prompt, (uint32_t)r.n_prompt, true, logits);
+	orc_test_eval1(m, s, r.prompt, (uint32_t)r.n_prompt, true, logits);
 	for (size_t i = 0; i < r.n_prompt; i++) {
-		double e = position_error(orc_jsonr_at(r.positions, i), logits + i * nv, nv);
+		double e = orc_test_position_error(orc_jsonr_at(r.positions, i), logits + i * nv, nv);
 		ck_assert_msg(e <= LOGIT_TOL, "%s: position %zu off by %.3g", name, i, e);
 		worst = fmax(worst, e);
 	}
@@ -130,18 +64,18 @@ START_TEST(reference_logits_and_greedy)
 	for (size_t k = 0; k < r.n_greedy; k++) {
 		double margin = orc_jsonr_num(orc_jsonr_at(r.margin, k), 0);
 		if (margin > MARGIN_MIN) {
-			ck_assert_msg(argmax(logits, nv) == r.greedy[k], "%s: greedy step %zu: %d, reference %d", name, k,
-				      argmax(logits, nv), r.greedy[k]);
+			ck_assert_msg(orc_sampler_argmax(logits, nv) == r.greedy[k], "%s: greedy step %zu: %d, reference %d", name, k,
+				      orc_sampler_argmax(logits, nv), r.greedy[k]);
 			checked++;
 		}
 		if (k + 1 < r.n_greedy)
-			eval1(m, s, &r.greedy[k], 1, false, logits);
+			orc_test_eval1(m, s, &r.greedy[k], 1, false, logits);
 	}
 	fprintf(stderr, "cuda %s: max logit error %.2e over %zu positions; %zu greedy steps checked\n", name, worst,
 		r.n_prompt, checked);
 	free(logits);
 	orc_model_free(m);
-	ref_free(&r);
+	orc_test_ref_free(&r);
 }
 END_TEST
 
@@ -159,8 +93,8 @@ START_TEST(stories_golden_text)
 	float *logits = malloc(sizeof(float) * orc_model_n_vocab(m));
 	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
 	for (int k = 0; k < 255; k++) {
-		eval1(m, s, &ids[k], 1, false, logits);
-		ids[k + 1] = argmax(logits, orc_model_n_vocab(m));
+		orc_test_eval1(m, s, &ids[k], 1, false, logits);
+		ids[k + 1] = orc_sampler_argmax(logits, orc_model_n_vocab(m));
 	}
 	ck_assert_int_eq(orc_tok_decode(orc_model_get_tok(m), ids + 1, 255, 0, &text, &len, &err), 0);
 	ck_assert_msg(strcmp(text, golden) == 0, "generated:\n%s\ngolden:\n%s", text, golden);
@@ -177,7 +111,7 @@ END_TEST
  * every step, hence the same greedy (and seeded sampled) tokens. */
 #define INV_STEPS 12
 
-static void run_a(struct orc_model *m, const struct ref *r, int k_others, float *out)
+static void run_a(struct orc_model *m, const struct orc_test_ref *r, int k_others, float *out)
 {
 	const uint32_t nv = orc_model_n_vocab(m), na = (uint32_t)r->n_prompt;
 	struct orc_seq *seq[64];
@@ -216,7 +150,7 @@ static void run_a(struct orc_model *m, const struct ref *r, int k_others, float 
 			for (int j = 1; j <= k_others && idx < 0; j++)
 				if (it[i].seq == seq[j])
 					idx = j;
-			next[idx] = argmax(l, nv);
+			next[idx] = orc_sampler_argmax(l, nv);
 		}
 	}
 	for (int i = 0; i <= k_others; i++)
@@ -227,10 +161,10 @@ static void run_a(struct orc_model *m, const struct ref *r, int k_others, float 
 START_TEST(batch_invariance_64)
 {
 	const char *name = models[_i];
-	struct ref r;
+	struct orc_test_ref r;
 	const int ks[] = { 1, 3, 16, 31, 63 };
 
-	ref_load(name, &r);
+	orc_test_ref_load(name, &r);
 	struct orc_model *m = load(name, 64, 64, 0);
 	const uint32_t nv = orc_model_n_vocab(m);
 	float *alone = malloc(sizeof(float) * nv * (INV_STEPS + 1)), *with = malloc(sizeof(float) * nv * (INV_STEPS + 1));
@@ -244,7 +178,7 @@ START_TEST(batch_invariance_64)
 	free(alone);
 	free(with);
 	orc_model_free(m);
-	ref_free(&r);
+	orc_test_ref_free(&r);
 }
 END_TEST
 
@@ -252,12 +186,12 @@ END_TEST
 START_TEST(prefill_chunking)
 {
 	const char *name = models[_i];
-	struct ref r;
+	struct orc_test_ref r;
 	struct orc_err err = { 0 };
 	int32_t ids[40];
 	uint32_t n = 0;
 
-	ref_load(name, &r);
+	orc_test_ref_load(name, &r);
 	for (size_t i = 0; i < r.n_prompt && n < 40; i++)
 		ids[n++] = r.prompt[i];
 	for (size_t i = 0; i < r.n_greedy && n < 40; i++)
@@ -267,23 +201,23 @@ START_TEST(prefill_chunking)
 	float *a = malloc(sizeof(float) * nv * n), *b = malloc(sizeof(float) * nv * n);
 	struct orc_seq *s;
 	ck_assert_int_eq(orc_seq_new(m1, &s, &err), 0);
-	eval1(m1, s, ids, n, true, a);
+	orc_test_eval1(m1, s, ids, n, true, a);
 	for (uint32_t step = 1; step <= 7; step += 6) {
 		orc_seq_clear(s);
 		for (uint32_t i = 0; i < n; i += step)
-			eval1(m1, s, ids + i, n - i > step ? step : n - i, true, b + (size_t)i * nv);
+			orc_test_eval1(m1, s, ids + i, n - i > step ? step : n - i, true, b + (size_t)i * nv);
 		ck_assert_msg(memcmp(a, b, sizeof(float) * nv * n) == 0, "%s: pieces of %u differ", name, step);
 	}
 	orc_seq_free(s);
 	ck_assert_int_eq(orc_seq_new(m2, &s, &err), 0);
-	eval1(m2, s, ids, n, true, b);
+	orc_test_eval1(m2, s, ids, n, true, b);
 	ck_assert_msg(memcmp(a, b, sizeof(float) * nv * n) == 0, "%s: n_batch 5 differs", name);
 	orc_seq_free(s);
 	free(a);
 	free(b);
 	orc_model_free(m1);
 	orc_model_free(m2);
-	ref_free(&r);
+	orc_test_ref_free(&r);
 }
 END_TEST
 
@@ -292,10 +226,10 @@ END_TEST
 START_TEST(fusion_is_exact)
 {
 	const char *name = models[_i];
-	struct ref r;
+	struct orc_test_ref r;
 	struct orc_err err = { 0 };
 
-	ref_load(name, &r);
+	orc_test_ref_load(name, &r);
 	struct orc_model *m = load(name, 64, 1, 0);
 	const uint32_t nv = orc_model_n_vocab(m), np = (uint32_t)r.n_prompt;
 	float *a = malloc(sizeof(float) * nv * (np + 4)), *b = malloc(sizeof(float) * nv * (np + 4));
@@ -308,9 +242,9 @@ START_TEST(fusion_is_exact)
 			m = load(name, 64, 1, 0);
 		}
 		ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
-		eval1(m, s, r.prompt, np, true, out);
+		orc_test_eval1(m, s, r.prompt, np, true, out);
 		for (int k = 0; k < 4; k++)
-			eval1(m, s, &r.greedy[k], 1, false, out + (size_t)(np + k) * nv);
+			orc_test_eval1(m, s, &r.greedy[k], 1, false, out + (size_t)(np + k) * nv);
 		orc_seq_free(s);
 	}
 	unsetenv("ORC_CUDA_NOFUSE");
@@ -318,7 +252,7 @@ START_TEST(fusion_is_exact)
 	free(a);
 	free(b);
 	orc_model_free(m);
-	ref_free(&r);
+	orc_test_ref_free(&r);
 }
 END_TEST
 

@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "engine.h"
-#include "jsonr.h"
+#include "engine_testutil.h"
+#include "sampler.h"
 #include "testutil.h"
 
 /* Our engine computes in float32 from the same weights as the reference, so
@@ -27,86 +28,13 @@ static const char *const models[] = {
 	"stories260K", "tiny-qwen2-q8_0", "tiny-llama-f16", "tiny-phi3-bf16", "tiny-gpt2-f32",
 };
 
-struct ref {
-	struct orc_jsonr *root;
-	int32_t *prompt, *greedy;
-	size_t n_prompt, n_greedy;
-	const struct orc_jsonr *positions, *margin;
-};
-
-static void ref_load(const char *name, struct ref *r)
-{
-	char path[512], err[256];
-
-	snprintf(path, sizeof(path), "models/%s.ref.json", name);
-	r->root = orc_jsonr_parse_file(orc_test_shared(path), err, sizeof(err));
-	ck_assert_msg(r->root != NULL, "%s", err);
-	ck_assert_int_eq(orc_jsonr_i32_array(orc_jsonr_get(r->root, "prompt_ids"), &r->prompt, &r->n_prompt), 0);
-	ck_assert_int_eq(orc_jsonr_i32_array(orc_jsonr_get(r->root, "greedy"), &r->greedy, &r->n_greedy), 0);
-	r->positions = orc_jsonr_get(r->root, "positions");
-	r->margin = orc_jsonr_get(r->root, "greedy_margin");
-	ck_assert_uint_eq(orc_jsonr_len(r->positions), r->n_prompt);
-	ck_assert_uint_eq(orc_jsonr_len(r->margin), r->n_greedy);
-}
-
-static void ref_free(struct ref *r)
-{
-	orc_jsonr_free(r->root);
-	free(r->prompt);
-	free(r->greedy);
-}
-
 static struct orc_model *load(const char *name, int threads, uint32_t n_ctx, uint32_t n_seq,
 			      uint32_t n_batch)
 {
 	struct orc_model_opts o = { .backend = ORC_BACKEND_CPU, .n_threads = threads, .n_ctx = n_ctx,
 				    .n_seq_max = n_seq, .n_batch = n_batch };
-	struct orc_model *m = NULL;
-	struct orc_err err = { 0 };
-	char path[512];
 
-	snprintf(path, sizeof(path), "models/%s.gguf", name);
-	ck_assert_msg(orc_model_load(orc_test_shared(path), &o, &m, &err) == 0, "%s", err.msg);
-	return m;
-}
-
-static void eval1(struct orc_model *m, struct orc_seq *s, const int32_t *ids, uint32_t n, bool all,
-		  float *logits)
-{
-	struct orc_eval_item it = { .seq = s, .ids = ids, .n = n, .logits_all = all, .logits = logits };
-	struct orc_err err = { 0 };
-
-	ck_assert_msg(orc_model_eval(m, &it, 1, &err) == 0, "%s", err.msg);
-}
-
-static int32_t argmax(const float *l, uint32_t n)
-{
-	uint32_t best = 0;
-	for (uint32_t i = 1; i < n; i++)
-		if (l[i] > l[best])
-			best = i;
-	return (int32_t)best;
-}
-
-/* Largest difference over the reference's top list and the lse. */
-static double position_error(const struct orc_jsonr *p, const float *l, uint32_t n_vocab)
-{
-	const struct orc_jsonr *top = orc_jsonr_get(p, "top");
-	double mx = -INFINITY, s = 0, e;
-
-	ck_assert_uint_ge(orc_jsonr_len(top), 1);
-	for (uint32_t i = 0; i < n_vocab; i++)
-		mx = fmax(mx, l[i]);
-	for (uint32_t i = 0; i < n_vocab; i++)
-		s += exp(l[i] - mx);
-	e = fabs(mx + log(s) - orc_jsonr_num(orc_jsonr_get(p, "lse"), NAN));
-	for (size_t k = 0; k < orc_jsonr_len(top); k++) {
-		const struct orc_jsonr *pair = orc_jsonr_at(top, k);
-		double id = orc_jsonr_num(orc_jsonr_at(pair, 0), -1);
-		ck_assert(id >= 0 && id < n_vocab);
-		e = fmax(e, fabs(l[(uint32_t)id] - orc_jsonr_num(orc_jsonr_at(pair, 1), NAN)));
-	}
-	return e;
+	return orc_test_model_load(name, &o);
 }
 
 /* ---- reference match, every model ---- */
@@ -115,7 +43,7 @@ static double position_error(const struct orc_jsonr *p, const float *l, uint32_t
 START_TEST(reference_logits_and_greedy)
 {
 	const char *name = models[_i % 5];
-	struct ref r;
+	struct orc_test_ref r;
 	struct orc_model *m;
 	struct orc_seq *s;
 	struct orc_err err = { 0 };
@@ -127,15 +55,15 @@ START_TEST(reference_logits_and_greedy)
 	orc_test_require_shared();
 	if (_i >= 5)
 		setenv("ORC_CPU_SIMD", "generic", 1);
-	ref_load(name, &r);
+	orc_test_ref_load(name, &r);
 	m = load(name, 2, (uint32_t)(r.n_prompt + r.n_greedy + 1), 1, 0);
 	nv = orc_model_n_vocab(m);
 	logits = malloc(sizeof(float) * nv * r.n_prompt);
 	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
 
-	eval1(m, s, r.prompt, (uint32_t)r.n_prompt, true, logits);
+	orc_test_eval1(m, s, r.prompt, (uint32_t)r.n_prompt, true, logits);
 	for (size_t i = 0; i < r.n_prompt; i++) {
-		double e = position_error(orc_jsonr_at(r.positions, i), logits + i * nv, nv);
+		double e = orc_test_position_error(orc_jsonr_at(r.positions, i), logits + i * nv, nv);
 		ck_assert_msg(e <= LOGIT_TOL, "%s: position %zu off by %.3g", name, i, e);
 		worst = fmax(worst, e);
 	}
@@ -145,12 +73,12 @@ START_TEST(reference_logits_and_greedy)
 	for (size_t k = 0; k < r.n_greedy; k++) {
 		double margin = orc_jsonr_num(orc_jsonr_at(r.margin, k), 0);
 		if (margin > MARGIN_MIN) {
-			ck_assert_msg(argmax(logits, nv) == r.greedy[k], "%s: greedy step %zu: %d, reference %d (margin %.4f)",
-				      name, k, argmax(logits, nv), r.greedy[k], margin);
+			ck_assert_msg(orc_sampler_argmax(logits, nv) == r.greedy[k], "%s: greedy step %zu: %d, reference %d (margin %.4f)",
+				      name, k, orc_sampler_argmax(logits, nv), r.greedy[k], margin);
 			checked++;
 		}
 		if (k + 1 < r.n_greedy)
-			eval1(m, s, &r.greedy[k], 1, false, logits);
+			orc_test_eval1(m, s, &r.greedy[k], 1, false, logits);
 	}
 	if (strcmp(name, "stories260K") == 0)
 		ck_assert_uint_eq(checked, 255);   /* all steps, the near-tie at 185 included */
@@ -158,7 +86,7 @@ START_TEST(reference_logits_and_greedy)
 		name, _i >= 5 ? "portable" : "default", worst, r.n_prompt, checked);
 	free(logits);
 	orc_model_free(m);
-	ref_free(&r);
+	orc_test_ref_free(&r);
 }
 END_TEST
 
@@ -180,8 +108,8 @@ START_TEST(stories_golden_text)
 	logits = malloc(sizeof(float) * orc_model_n_vocab(m));
 	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
 	for (int k = 0; k < 255; k++) {
-		eval1(m, s, &ids[k], 1, false, logits);
-		ids[k + 1] = argmax(logits, orc_model_n_vocab(m));
+		orc_test_eval1(m, s, &ids[k], 1, false, logits);
+		ids[k + 1] = orc_sampler_argmax(logits, orc_model_n_vocab(m));
 	}
 	ck_assert_int_eq(orc_tok_decode(orc_model_get_tok(m), ids + 1, 255, 0, &text, &len, &err), 0);
 	ck_assert_msg(strcmp(text, golden) == 0, "generated:\n%s\ngolden:\n%s", text, golden);
@@ -205,7 +133,7 @@ static void run_chunked(struct orc_model *m, const int32_t *ids, uint32_t n, uin
 	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
 	for (uint32_t i = 0; i < n; i += step ? step : n) {
 		uint32_t k = step && n - i > step ? step : n - i;
-		eval1(m, s, ids + i, k, true, out + (size_t)i * nv);
+		orc_test_eval1(m, s, ids + i, k, true, out + (size_t)i * nv);
 	}
 	orc_seq_free(s);
 }
@@ -213,14 +141,14 @@ static void run_chunked(struct orc_model *m, const int32_t *ids, uint32_t n, uin
 START_TEST(prefill_chunking_and_threads)
 {
 	const char *name = models[_i];
-	struct ref r;
+	struct orc_test_ref r;
 	struct orc_model *m1, *m2, *m3;
 	int32_t ids[40];
 	uint32_t n = 0, nv;
 	float *a, *b;
 
 	orc_test_require_shared();
-	ref_load(name, &r);
+	orc_test_ref_load(name, &r);
 	for (size_t i = 0; i < r.n_prompt && n < 40; i++)
 		ids[n++] = r.prompt[i];
 	for (size_t i = 0; i < r.n_greedy && n < 40; i++)
@@ -251,7 +179,7 @@ START_TEST(prefill_chunking_and_threads)
 		it.ids = ids + n - 4;
 		it.n = 3;
 		ck_assert_msg(orc_model_eval(m2, &it, 1, &err) == 0, "%s", err.msg);
-		eval1(m2, s, ids + n - 1, 1, false, b);
+		orc_test_eval1(m2, s, ids + n - 1, 1, false, b);
 		ck_assert_msg(memcmp(a + (size_t)(n - 1) * nv, b, sizeof(float) * nv) == 0,
 			      "%s: chunks without logits differ", name);
 		orc_seq_free(s);
@@ -261,7 +189,7 @@ START_TEST(prefill_chunking_and_threads)
 	orc_model_free(m1);
 	orc_model_free(m2);
 	orc_model_free(m3);
-	ref_free(&r);
+	orc_test_ref_free(&r);
 }
 END_TEST
 
@@ -270,7 +198,7 @@ END_TEST
 START_TEST(batch_invariance)
 {
 	const char *name = models[_i];
-	struct ref r;
+	struct orc_test_ref r;
 	struct orc_model *m;
 	struct orc_seq *a, *b, *c;
 	struct orc_err err = { 0 };
@@ -278,7 +206,7 @@ START_TEST(batch_invariance)
 	float *alone, *la, *lb, *lc;
 
 	orc_test_require_shared();
-	ref_load(name, &r);
+	orc_test_ref_load(name, &r);
 	m = load(name, 2, 64, 3, 0);
 	nv = orc_model_n_vocab(m);
 	na = (uint32_t)(r.n_prompt > 1 ? r.n_prompt - 1 : 1);
@@ -287,15 +215,15 @@ START_TEST(batch_invariance)
 	lb = malloc(sizeof(float) * nv * 12);
 	lc = malloc(sizeof(float) * nv);
 	ck_assert_int_eq(orc_seq_new(m, &a, &err), 0);
-	eval1(m, a, r.prompt, na, false, alone);
+	orc_test_eval1(m, a, r.prompt, na, false, alone);
 	for (int k = 0; k < 10; k++)
-		eval1(m, a, &r.greedy[k], 1, false, alone + (size_t)(k + 1) * nv);
+		orc_test_eval1(m, a, &r.greedy[k], 1, false, alone + (size_t)(k + 1) * nv);
 	orc_seq_free(a);
 
 	ck_assert_int_eq(orc_seq_new(m, &c, &err), 0);
 	ck_assert_int_eq(orc_seq_new(m, &b, &err), 0);
 	ck_assert_int_eq(orc_seq_new(m, &a, &err), 0);
-	eval1(m, c, r.greedy, 3, false, lc);       /* C is ahead before A starts */
+	orc_test_eval1(m, c, r.greedy, 3, false, lc);       /* C is ahead before A starts */
 	for (int k = -1; k < 10; k++) {
 		struct orc_eval_item it[3] = {
 			{ .seq = b, .ids = r.greedy + 5, .n = k < 0 ? 7 : 1, .logits = lb, .logits_all = k < 0 },
@@ -311,7 +239,7 @@ START_TEST(batch_invariance)
 	free(lb);
 	free(lc);
 	orc_model_free(m);
-	ref_free(&r);
+	orc_test_ref_free(&r);
 }
 END_TEST
 
@@ -376,8 +304,8 @@ START_TEST(eval_errors)
 
 	/* after the errors, t evaluates exactly as s did from 0 */
 	orc_seq_clear(s);
-	eval1(m, s, ids, 5, true, l1);
-	eval1(m, t, ids, 5, true, l2);
+	orc_test_eval1(m, s, ids, 5, true, l1);
+	orc_test_eval1(m, t, ids, 5, true, l2);
 	ck_assert(memcmp(l1, l2, sizeof(float) * 512 * 5) == 0);
 	free(l1);
 	free(l2);

@@ -568,14 +568,6 @@ START_TEST(test_fuzz_corpus)
 }
 END_TEST
 
-static bool have_shared(void)
-{
-	const char *d = getenv("ORC_SHARED");
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/models", d && *d ? d : "../shared");
-	return access(p, R_OK) == 0;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("gguf");
@@ -590,15 +582,13 @@ int main(void)
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_fuzz_corpus);
 	suite_add_tcase(s, tc);
-	if (have_shared()) {
+	if (orc_test_have_shared()) {
 		TCase *ts = tcase_create("shared");
 		tcase_add_test(ts, test_shared_all);
 		tcase_add_test(ts, test_shared_vocab);
 		tcase_add_test(ts, test_shared_qwen2_vocab);
 		tcase_add_test(ts, test_shared_models);
 		suite_add_tcase(s, ts);
-	} else {
-		fprintf(stderr, "SKIP: shared fixtures not found (set ORC_SHARED); fixture tests not run\n");
 	}
 	return orc_test_run(s);
 }

@@ -533,14 +533,6 @@ START_TEST(test_bitflips_fixture)
 }
 END_TEST
 
-static bool have_shared(void)
-{
-	const char *d = getenv("ORC_SHARED");
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/models", d && *d ? d : "../shared");
-	return access(p, R_OK) == 0;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("gguf_malformed");
@@ -558,14 +550,12 @@ int main(void)
 	tcase_add_test(tc, test_tensor_data);
 	tcase_add_test(tc, test_bitflips_crafted);
 	suite_add_tcase(s, tc);
-	if (have_shared()) {
+	if (orc_test_have_shared()) {
 		TCase *ts = tcase_create("shared");
 		tcase_set_timeout(ts, 300);
 		tcase_add_test(ts, test_truncate_fixture);
 		tcase_add_test(ts, test_bitflips_fixture);
 		suite_add_tcase(s, ts);
-	} else {
-		fprintf(stderr, "SKIP: shared fixtures not found (set ORC_SHARED); fixture tests not run\n");
 	}
 	return orc_test_run(s);
 }

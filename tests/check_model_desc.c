@@ -478,14 +478,6 @@ START_TEST(test_shared_vocab_hparams)
 }
 END_TEST
 
-static bool have_shared(void)
-{
-	const char *d = getenv("ORC_SHARED");
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/models", d && *d ? d : "../shared");
-	return access(p, R_OK) == 0;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("model_desc");
@@ -497,14 +489,12 @@ int main(void)
 	tcase_add_test(tc, test_bad_hparams);
 	tcase_add_test(tc, test_per_layer_arrays);
 	suite_add_tcase(s, tc);
-	if (have_shared()) {
+	if (orc_test_have_shared()) {
 		TCase *ts = tcase_create("shared");
 		tcase_add_loop_test(ts, test_shared_models, 0,
 				    (int)(sizeof(shared_models) / sizeof(shared_models[0])));
 		tcase_add_test(ts, test_shared_vocab_hparams);
 		suite_add_tcase(s, ts);
-	} else {
-		fprintf(stderr, "SKIP: shared fixtures not found (set ORC_SHARED); fixture tests not run\n");
 	}
 	return orc_test_run(s);
 }

@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 
 #include "engine.h"
+#include "engine_testutil.h"
 #include "gen.h"
 #include "kvcache.h"
+#include "sampler.h"
 #include "testutil.h"
 
 #define BLK ORC_KV_BLOCK_SIZE
@@ -182,14 +184,9 @@ static struct orc_model *load(const char *name, uint32_t n_ctx, uint32_t n_seq)
 {
 	struct orc_model_opts o = { .backend = ORC_BACKEND_CPU, .n_threads = 2, .n_ctx = n_ctx,
 				    .n_seq_max = n_seq };
-	struct orc_model *m = NULL;
-	struct orc_err err = { 0 };
-	char path[512];
 
 	orc_test_require_shared();
-	snprintf(path, sizeof(path), "models/%s.gguf", name);
-	ck_assert_msg(orc_model_load(orc_test_shared(path), &o, &m, &err) == 0, "%s", err.msg);
-	return m;
+	return orc_test_model_load(name, &o);
 }
 
 static struct orc_seq *seq_new(struct orc_model *m)
@@ -209,24 +206,6 @@ static uint32_t reuse(struct orc_seq *s, const int32_t *ids, uint32_t n)
 	ck_assert_msg(orc_seq_reuse_prefix(s, ids, n, &got, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(orc_seq_pos(s), got);
 	return got;
-}
-
-static void eval1(struct orc_model *m, struct orc_seq *s, const int32_t *ids, uint32_t n,
-		  bool all, float *logits)
-{
-	struct orc_eval_item it = { .seq = s, .ids = ids, .n = n, .logits_all = all, .logits = logits };
-	struct orc_err err = { 0 };
-
-	ck_assert_msg(orc_model_eval(m, &it, 1, &err) == 0, "%s", err.msg);
-}
-
-static int32_t argmax(const float *l, uint32_t n)
-{
-	uint32_t best = 0;
-	for (uint32_t i = 1; i < n; i++)
-		if (l[i] > l[best])
-			best = i;
-	return (int32_t)best;
 }
 
 /* Pseudo-random ids of the vocabulary (the text does not matter here). */
@@ -268,10 +247,10 @@ static void run_seq(struct orc_model *m, struct orc_seq *s, const int32_t *ids, 
 	uint32_t p0 = orc_seq_pos(s);
 	const float *last = r->prompt + (size_t)(r->n - 1) * r->nv;
 
-	eval1(m, s, ids + p0, r->n - p0, true, r->prompt + (size_t)p0 * r->nv);
+	orc_test_eval1(m, s, ids + p0, r->n - p0, true, r->prompt + (size_t)p0 * r->nv);
 	for (uint32_t k = 0; k < r->dec; k++) {
-		r->ids[k] = argmax(k ? r->steps + (size_t)(k - 1) * r->nv : last, r->nv);
-		eval1(m, s, &r->ids[k], 1, false, r->steps + (size_t)k * r->nv);
+		r->ids[k] = orc_sampler_argmax(k ? r->steps + (size_t)(k - 1) * r->nv : last, r->nv);
+		orc_test_eval1(m, s, &r->ids[k], 1, false, r->steps + (size_t)k * r->nv);
 	}
 }
 
@@ -348,7 +327,7 @@ START_TEST(reuse_decoded_blocks)
 	sa = seq_new(m);
 	run_seq(m, sa, ids, &a);                        /* 20 + 30 tokens: 3 full blocks */
 	memcpy(ids + 20, a.ids, sizeof(int32_t) * 30);
-	ids[50] = argmax(a.steps + (size_t)29 * nv, nv); /* 51 ids: the first 50 are A's */
+	ids[50] = orc_sampler_argmax(a.steps + (size_t)29 * nv, nv); /* 51 ids: the first 50 are A's */
 
 	/* reference: the 51 ids from scratch, without reuse */
 	run_alloc(&full, m, 51, 4);
@@ -361,7 +340,7 @@ START_TEST(reuse_decoded_blocks)
 	sb = seq_new(m);
 	ck_assert_uint_eq(reuse(sb, ids, 51), 48);
 	{       /* B's rest of the prompt batched with A's next decode step */
-		int32_t next = argmax(a.steps + (size_t)29 * nv, nv);
+		int32_t next = orc_sampler_argmax(a.steps + (size_t)29 * nv, nv);
 		struct orc_eval_item it[2] = {
 			{ .seq = sa, .ids = &next, .n = 1, .logits = la },
 			{ .seq = sb, .ids = ids + 48, .n = 3, .logits_all = true,
@@ -371,8 +350,8 @@ START_TEST(reuse_decoded_blocks)
 		ck_assert_msg(orc_model_eval(m, it, 2, &err) == 0, "%s", err.msg);
 	}
 	for (uint32_t k = 0; k < b.dec; k++) {
-		b.ids[k] = argmax(k ? b.steps + (size_t)(k - 1) * nv : b.prompt + (size_t)50 * nv, nv);
-		eval1(m, sb, &b.ids[k], 1, false, b.steps + (size_t)k * nv);
+		b.ids[k] = orc_sampler_argmax(k ? b.steps + (size_t)(k - 1) * nv : b.prompt + (size_t)50 * nv, nv);
+		orc_test_eval1(m, sb, &b.ids[k], 1, false, b.steps + (size_t)k * nv);
 	}
 	same_run(&full, &b, 48, models[_i]);
 	orc_seq_free(sa);
@@ -501,7 +480,7 @@ START_TEST(eviction_under_pressure)
 
 	/* C needs 2 blocks: the free one and the oldest cached (B's last full one) */
 	s = seq_new(m);
-	eval1(m, s, z, 20, false, lz);
+	orc_test_eval1(m, s, z, 20, false, lz);
 	orc_seq_free(s);
 	stats(m, &st);
 	ck_assert_uint_eq(st.evictions, 1);
@@ -529,10 +508,10 @@ START_TEST(eviction_under_pressure)
 		struct orc_seq *t = seq_new(solo);
 		run_seq(solo, t, x, &ax_solo);
 		same_run(&ax_solo, &ax, 0, "A under pressure");
-		int32_t next = argmax(ax.steps + (size_t)7 * nv, nv);
+		int32_t next = orc_sampler_argmax(ax.steps + (size_t)7 * nv, nv);
 		float *l1 = malloc(sizeof(float) * nv), *l2 = malloc(sizeof(float) * nv);
-		eval1(m, a, &next, 1, false, l1);       /* its 59th token */
-		eval1(solo, t, &next, 1, false, l2);
+		orc_test_eval1(m, a, &next, 1, false, l1);       /* its 59th token */
+		orc_test_eval1(solo, t, &next, 1, false, l2);
 		ck_assert(memcmp(l1, l2, sizeof(float) * nv) == 0);
 		free(l1);
 		free(l2);
@@ -627,7 +606,7 @@ START_TEST(reuse_errors)
 	ck_assert_int_eq(orc_seq_reuse_prefix(s, NULL, 3, &got, &err), -EINVAL);
 	ck_assert_int_eq(orc_seq_reuse_prefix(s, ids, 1, &got, &err), 0);
 	ck_assert_uint_eq(got, 0);
-	eval1(m, s, ids, 3, false, l);
+	orc_test_eval1(m, s, ids, 3, false, l);
 	ck_assert_int_eq(orc_seq_reuse_prefix(s, ids, 20, &got, &err), -EINVAL);
 	ck_assert_msg(strstr(err.msg, "position 3") != NULL, "%s", err.msg);
 	ck_assert_uint_eq(orc_seq_pos(s), 3);
@@ -696,7 +675,7 @@ START_TEST(gen_reports_cached_tokens)
 	p.prompt_logprobs = 0;
 	ck_assert_int_eq(orc_gen_new(m, &p, ids, 40, &g, &err), 0);
 	s = seq_new(m);
-	eval1(m, s, ids, 1, false, lbuf);
+	orc_test_eval1(m, s, ids, 1, false, lbuf);
 	ck_assert_int_eq(orc_gen_attach(g, s, &got, &err), -EINVAL);
 	orc_seq_clear(s);
 	ck_assert_int_eq(orc_gen_attach(g, s, &got, &err), 0);

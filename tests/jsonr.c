@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jsonr.h"
+#include "tok_internal.h"   /* orc_utf8_encode */
 
 #define JSONR_DEPTH_MAX 64
 
@@ -90,30 +91,6 @@ static int hex4(struct parser *p, unsigned *ret)
 	return 0;
 }
 
-static size_t put_utf8(char *out, unsigned cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 static int unicode_escape(struct parser *p, unsigned *ret)
 {
 	unsigned cp, lo;
@@ -175,7 +152,7 @@ static char *parse_string(struct parser *p, size_t *ret_len)
 				fail(p, "bad \\u escape");
 				goto bad;
 			}
-			n += put_utf8(out + n, cp);
+			n += orc_utf8_encode(cp, out + n);
 			break;
 		default:
 			fail(p, "bad escape '\\%c'", c);

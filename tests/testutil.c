@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -28,6 +29,14 @@ void orc_test_require_shared(void)
 		fprintf(stderr, "SKIP: shared fixtures not found at %s (set ORC_SHARED)\n", shared_dir());
 		exit(ORC_TEST_SKIP);
 	}
+}
+
+bool orc_test_have_shared(void)
+{
+	if (access(orc_test_shared("models"), R_OK) == 0)
+		return true;
+	fprintf(stderr, "SKIP: shared fixtures not found (set ORC_SHARED); fixture tests not run\n");
+	return false;
 }
 
 char *orc_test_read_file(const char *path, size_t *ret_len)

@@ -5,6 +5,7 @@
 #define ORC_TESTUTIL_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define ORC_TEST_SKIP 77
@@ -14,6 +15,9 @@
 const char *orc_test_shared(const char *rel);
 /* Exit 77 with a message unless the shared fixtures directory exists. */
 void orc_test_require_shared(void);
+/* Whether the shared fixtures' models/ directory can be read; when not,
+ * says so on stderr. For suites that run their other tests without them. */
+bool orc_test_have_shared(void);
 /* Read a whole file; returns malloc'ed bytes (NUL-terminated) or NULL. */
 char *orc_test_read_file(const char *path, size_t *ret_len);
 /* Run one suite; returns 0 when every test passed (use as main's result). */

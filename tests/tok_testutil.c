@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "tok_internal.h"   /* orc_utf8_encode */
 #include "tok_testutil.h"
 
 static const char sep[] = "\n__ggml_vocab_test__\n";
@@ -128,30 +129,6 @@ static const char *json_value(const char *json, const char *key)
 	return p;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 int tok_json_string(const char *json, const char *key, char **ret, size_t *ret_len)
 {
 	const char *p = json_value(json, key);
@@ -183,7 +160,7 @@ int tok_json_string(const char *json, const char *key, char **ret, size_t *ret_l
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				p += 6;
 			}
-			n += put_utf8(out + n, cp);
+			n += orc_utf8_encode(cp, out + n);
 			p += 4;
 			break;
 		case '\0': goto fail;

@@ -34,6 +34,16 @@ struct orc_tensor {
 	uint64_t nb1;           /* bytes from one row to the next */
 };
 
+/* The layout checks both backends make on view t of a buffer of buf_size
+ * bytes, operand `what` of op `op` (both named in the message): [ne1, ne0]
+ * where those are nonzero, rows of whole blocks, a stride of at least one
+ * row, every row inside the buffer, and F32 / I32 views 4-byte aligned.
+ * 0 or -EINVAL (backend_view.c). */
+int orc_tensor_check_layout(const struct orc_tensor *t, uint64_t buf_size, const char *op, const char *what,
+			    uint32_t ne0, uint32_t ne1, struct orc_err *err);
+/* The type's name for messages; "?" for an unknown type. */
+const char *orc_tensor_type_name(enum orc_type t);
+
 /* What a buffer is for; a backend may place them differently (pinned, VRAM). */
 enum orc_buf_usage {
 	ORC_BUF_WEIGHTS,        /* written once at load, then read-only */

@@ -85,45 +85,20 @@ static bool weight_type_ok(enum orc_type t)
 	return orc_k_type_block((int)t) != 0;
 }
 
-static const char *type_name(enum orc_type t)
-{
-	const struct orc_type_info *ti = orc_type_info(t);
-	return ti ? ti->name : "?";
-}
-
 bool cu_check(struct cu_ctx *c, const char *op, const char *what, const struct orc_tensor *t,
 	      enum orc_type type, uint32_t ne0, uint32_t ne1)
 {
-	uint64_t row;
-
 	if (c->err.code != 0)
 		return false;
 	if (!t || !t->buf)
 		return cu_fail(c, -EINVAL, "%s: %s is missing", op, what);
 	if (type == ORC_TYPE_COUNT ? !weight_type_ok(t->type) : t->type != type)
 		return cu_fail(c, -EINVAL, "%s: %s has type %s, which the CUDA backend does not support here",
-			       op, what, type_name(t->type));
-	if ((ne0 && t->ne0 != ne0) || (ne1 && t->ne1 != ne1))
-		return cu_fail(c, -EINVAL, "%s: %s is [%u, %u], expected [%u, %u]", op, what, t->ne1, t->ne0,
-			       ne1 ? ne1 : t->ne1, ne0 ? ne0 : t->ne0);
-	row = orc_type_row_bytes(t->type, t->ne0);
-	if (row == 0 && t->ne0 != 0)
-		return cu_fail(c, -EINVAL, "%s: %s rows of %u elements are not whole %s blocks", op, what,
-			       t->ne0, type_name(t->type));
-	if (t->ne1 > 1 && t->nb1 < row)
-		return cu_fail(c, -EINVAL, "%s: %s row stride %llu is below the row size %llu", op, what,
-			       (unsigned long long)t->nb1, (unsigned long long)row);
-	if (t->ne1 > 0 && (t->offset > t->buf->size ||
-			   (uint64_t)(t->ne1 - 1) * t->nb1 + row > t->buf->size - t->offset))
-		return cu_fail(c, -EINVAL, "%s: %s [%u, %u] at offset %llu lies outside its buffer of %llu bytes",
-			       op, what, t->ne1, t->ne0, (unsigned long long)t->offset,
-			       (unsigned long long)t->buf->size);
-	if (t->type == ORC_TYPE_F32 || t->type == ORC_TYPE_I32) {
-		if ((t->offset | t->nb1) % 4 != 0)
-			return cu_fail(c, -EINVAL, "%s: %s is not 4-byte aligned", op, what);
-	} else if ((t->offset | t->nb1) % 2 != 0) {
+			       op, what, orc_tensor_type_name(t->type));
+	if (orc_tensor_check_layout(t, t->buf->size, op, what, ne0, ne1, &c->err) < 0)
+		return false;
+	if (t->type != ORC_TYPE_F32 && t->type != ORC_TYPE_I32 && (t->offset | t->nb1) % 2 != 0)
 		return cu_fail(c, -EINVAL, "%s: %s is not 2-byte aligned", op, what);
-	}
 	return true;
 }
 

@@ -22,7 +22,7 @@ TESTS += tests/check_cuda_ops
 
 check_PROGRAMS += tests/check_cuda_engine
 tests_check_cuda_engine_SOURCES = tests/check_cuda_engine.c tests/cudatest.c tests/cudatest.h \
-	tests/jsonr.c tests/jsonr.h
+	tests/engine_testutil.c tests/engine_testutil.h tests/jsonr.c tests/jsonr.h
 tests_check_cuda_engine_CFLAGS = $(TEST_CFLAGS) $(CUDA_CFLAGS)
 tests_check_cuda_engine_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(CUDA_LIBS) \
 	$(UNISTRING_LIBS) -lm

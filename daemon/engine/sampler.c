@@ -273,7 +273,7 @@ static int check_logits(const float *logits, uint32_t n, float *ret_max, struct 
 	return 0;
 }
 
-static int32_t argmax(const float *l, uint32_t n)
+int32_t orc_sampler_argmax(const float *l, uint32_t n)
 {
 	uint32_t best = 0;
 
@@ -358,7 +358,7 @@ static int prepare(struct orc_sampler *s, const float *logits, size_t *ret_n, fl
 		return r;
 	memcpy(s->work, logits, (size_t)nv * sizeof(*s->work));
 	apply_penalties(s);
-	best = argmax(s->work, nv);
+	best = orc_sampler_argmax(s->work, nv);
 	lmax = s->work[best];
 	if (!isfinite(lmax))   /* a huge logit divided by a tiny repeat_penalty */
 		return orc_err_set(err, -EDOM, "penalised logit of token %d is not finite",

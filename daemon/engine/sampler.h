@@ -95,6 +95,9 @@ int orc_sampler_accept(struct orc_sampler *s, int32_t id, struct orc_err *err);
  * accept the token: call orc_sampler_accept() with it. */
 int orc_sampler_sample(struct orc_sampler *s, const float *logits, int32_t *ret_id,
 		       struct orc_err *err);
+/* The id of the largest of l [n] (n >= 1), the lowest id on a tie: stage 2's
+ * greedy pick on logits that are already checked and penalised. */
+int32_t orc_sampler_argmax(const float *l, uint32_t n);
 
 /* A token and its probability in the distribution stage 7 draws from. */
 struct orc_token_prob {
