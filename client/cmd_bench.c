@@ -1,7 +1,9 @@
 /* cmd_bench.c -- `orcctl bench -m NAME`: load the daemon with N concurrent
  * clients (threads, one connection each) and report aggregate tokens/s,
  * time to first token and inter-token latency percentiles, measured on the
- * client side from the moment each request is sent. */
+ * client side from the moment each request is sent. With --system-file, a
+ * shared system prompt: first the TTFT of a request that finds it uncached,
+ * then of one that reuses it (prefix reuse), then the load as usual. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "jsonw.h"
@@ -22,6 +25,8 @@
 
 struct bench_opts {
 	const char *model, *prompt;
+	const char *system_file;       /* --system-file */
+	char *text;                    /* with --system-file: the whole prompt of the load */
 	uint32_t clients, requests, max_tokens, prompt_tokens;
 	bool has_temp, has_seed;
 	float temperature;
@@ -93,13 +98,18 @@ static void usage(FILE *out)
 		"  -n, --max-tokens N       tokens per generation (default 128)\n"
 		"  -p, --prompt TEXT        the prompt (default \"Once upon a time\")\n"
 		"      --prompt-tokens N    repeat the prompt's tokens to N tokens\n"
+		"      --system-file FILE   a shared system prompt: every prompt is a run\n"
+		"                           id, FILE's text, then the prompt. First the TTFT\n"
+		"                           of one request with it uncached, then of one with\n"
+		"                           another question that reuses its cached blocks\n"
 		"  -t, --temperature T      (default: the daemon's)\n"
 		"      --seed N             (default: the daemon's)\n"
 		"  -j, --json               one JSON object with the results\n"
 		"  -h, --help               this help\n"
 		"\n"
 		"A generation may end early at an end-of-generation token: tokens/s counts\n"
-		"the tokens actually generated.\n",
+		"the tokens actually generated. The run id (a line with the time and pid)\n"
+		"keeps an earlier run's cached prompt from being reused by the first request.\n",
 		BENCH_CLIENTS_MAX);
 }
 
@@ -129,15 +139,18 @@ static enum occ_status one(struct client *cl, occ_conn *c, const occ_gen_req *r)
 	return s;
 }
 
-static occ_gen_req *make_req(const struct bench_opts *o)
+/* A request for the prompt `text` (NULL: the load's prompt). */
+static occ_gen_req *make_req(const struct bench_opts *o, const char *text)
 {
 	occ_gen_req *r = occ_gen_req_new(o->model);
 	enum occ_status s;
 
 	if (!r)
 		return NULL;
+	if (!text)
+		text = o->text ? o->text : o->prompt;
 	s = o->ids ? occ_gen_req_prompt_ids(r, o->ids, o->n_ids)
-		   : occ_gen_req_prompt(r, o->prompt, strlen(o->prompt));
+		   : occ_gen_req_prompt(r, text, strlen(text));
 	if (s == OCC_OK)
 		s = occ_gen_req_max_tokens(r, o->max_tokens);
 	if (s == OCC_OK && o->has_temp)
@@ -154,7 +167,7 @@ static occ_gen_req *make_req(const struct bench_opts *o)
 static void *client_main(void *arg)
 {
 	struct client *cl = arg;
-	occ_gen_req *r = make_req(cl->o);
+	occ_gen_req *r = make_req(cl->o, NULL);
 	occ_conn *c = NULL;
 	enum occ_status s = occ_connect(cl->g->socket_path, &c);
 
@@ -186,6 +199,138 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
+/* ---- --system-file: the prefix probe ---- */
+
+struct probe {
+	double ttft_ms[2];           /* uncached, then reusing the system prompt */
+	uint32_t prompt_tokens[2], cached[2];
+};
+
+/* FILE's text, at most ORC_PROMPT_BYTES_MAX bytes. */
+static int read_system(const char *path, char **ret)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = malloc(ORC_PROMPT_BYTES_MAX + 1);
+	size_t n = 0;
+
+	if (!f || !buf) {
+		fprintf(stderr, "orcctl " CMD ": %s: %s\n", path, f ? "out of memory" : strerror(errno));
+		goto fail;
+	}
+	n = fread(buf, 1, ORC_PROMPT_BYTES_MAX + 1, f);
+	if (ferror(f) || n > ORC_PROMPT_BYTES_MAX) {
+		fprintf(stderr, "orcctl " CMD ": %s: %s\n", path,
+			ferror(f) ? "read error" : "larger than a prompt may be");
+		goto fail;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*ret = buf;
+	return ORCCTL_EXIT_OK;
+fail:
+	if (f)
+		fclose(f);
+	free(buf);
+	return ORCCTL_EXIT_FAILURE;
+}
+
+/* "run ID\n" + system + "\n" + tail, or NULL when out of memory. */
+static char *join_prompt(const char *id, const char *system, const char *tail)
+{
+	size_t len = strlen(id) + strlen(system) + strlen(tail) + 3;
+	char *t = malloc(len);
+
+	if (t)
+		snprintf(t, len, "%s\n%s\n%s", id, system, tail);
+	return t;
+}
+
+/* One generation of one token: its client-side TTFT and the counts. */
+static enum occ_status probe_one(occ_conn *c, const struct bench_opts *o, const char *text,
+				 struct probe *p, int k)
+{
+	occ_gen_req *r = make_req(o, text);
+	const occ_token *t;
+	occ_gen *g = NULL;
+	enum occ_status s = r ? occ_gen_req_max_tokens(r, 1) : OCC_ALLOC_FAILED;
+	double t0 = now_s();
+
+	if (s == OCC_OK && (s = occ_gen_start(c, r, &g)) == OCC_OK) {
+		while ((s = occ_gen_next(g, -1, &t)) == OCC_OK && t)
+			if (p->ttft_ms[k] == 0)
+				p->ttft_ms[k] = (now_s() - t0) * 1e3;
+		p->prompt_tokens[k] = occ_gen_prompt_tokens(g);
+		p->cached[k] = occ_gen_cached_tokens(g);
+	}
+	occ_gen_free(g);
+	occ_gen_req_free(r);
+	return s;
+}
+
+/* Read --system-file, time the two probe requests (two questions after
+ * the system prompt), and set the load's prompt. */
+static int run_probe(struct bench_opts *o, const struct orcctl_global *g, struct probe *p)
+{
+	char id[64], *system = NULL, *q[2] = { NULL, NULL };
+	occ_conn *c = NULL;
+	enum occ_status s = OCC_OK;
+	int rc;
+
+	if ((rc = read_system(o->system_file, &system)) != ORCCTL_EXIT_OK)
+		return rc;
+	snprintf(id, sizeof(id), "run %lld.%d", (long long)time(NULL), (int)getpid());
+	for (int k = 0; k < 2; k++) {
+		size_t len = strlen(o->prompt) + 32;
+
+		if ((q[k] = malloc(len)))
+			snprintf(q[k], len, "Question %d: %s", k + 1, o->prompt);
+	}
+	o->text = join_prompt(id, system, o->prompt);
+	for (int k = 0; k < 2 && q[k]; k++) {
+		char *text = join_prompt(id, system, q[k]);
+
+		free(q[k]);
+		q[k] = text;
+	}
+	if (!o->text || !q[0] || !q[1]) {
+		fprintf(stderr, "orcctl " CMD ": out of memory\n");
+		rc = ORCCTL_EXIT_FAILURE;
+	} else if ((rc = orcctl_connect(CMD, g, &c)) == ORCCTL_EXIT_OK) {
+		for (int k = 0; k < 2 && s == OCC_OK; k++)
+			s = probe_one(c, o, q[k], p, k);
+		if (s != OCC_OK)
+			rc = orcctl_fail(CMD, c, s);
+		occ_close(c);
+	}
+	free(q[0]);
+	free(q[1]);
+	free(system);
+	return rc;
+}
+
+static void report_probe(const struct probe *p, struct jsonw *w)
+{
+	double x = p->ttft_ms[1] > 0 ? p->ttft_ms[0] / p->ttft_ms[1] : 0;
+
+	if (w) {
+		jsonw_key(w, "prefix");
+		jsonw_obj_begin(w);
+		jsonw_key(w, "first_prompt_tokens"); jsonw_uint(w, p->prompt_tokens[0]);
+		jsonw_key(w, "first_cached_tokens"); jsonw_uint(w, p->cached[0]);
+		jsonw_key(w, "first_ttft_ms"); jsonw_double(w, p->ttft_ms[0]);
+		jsonw_key(w, "second_prompt_tokens"); jsonw_uint(w, p->prompt_tokens[1]);
+		jsonw_key(w, "second_cached_tokens"); jsonw_uint(w, p->cached[1]);
+		jsonw_key(w, "second_ttft_ms"); jsonw_double(w, p->ttft_ms[1]);
+		jsonw_key(w, "ttft_ratio"); jsonw_double(w, x);
+		jsonw_obj_end(w);
+		return;
+	}
+	printf("system prompt: first request %u prompt tokens (%u cached), TTFT %.2f ms\n",
+	       p->prompt_tokens[0], p->cached[0], p->ttft_ms[0]);
+	printf("               second request %u prompt tokens (%u cached), TTFT %.2f ms (%.1fx)\n",
+	       p->prompt_tokens[1], p->cached[1], p->ttft_ms[1], x);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -212,7 +357,8 @@ static bool merge(struct samples *dst, const struct samples *src)
 	return true;
 }
 
-static void report(const struct bench_opts *o, struct client *cls, double wall, bool json)
+static void report(const struct bench_opts *o, struct client *cls, double wall,
+		   const struct probe *probe, bool json)
 {
 	struct samples ttft = { 0 }, itl = { 0 };
 	uint64_t tokens = 0;
@@ -249,6 +395,8 @@ static void report(const struct bench_opts *o, struct client *cls, double wall, 
 		if (err) {
 			jsonw_key(&w, "first_error"); jsonw_str(&w, occ_status_name(err));
 		}
+		if (probe)
+			report_probe(probe, &w);
 		jsonw_obj_end(&w);
 		jsonw_finish(&w);
 	} else {
@@ -260,6 +408,8 @@ static void report(const struct bench_opts *o, struct client *cls, double wall, 
 		       (unsigned long long)tokens, wall, wall > 0 ? tokens / wall : 0.0);
 		printf("TTFT:         p50 %.2f ms, p99 %.2f ms\n", pct(&ttft, 50), pct(&ttft, 99));
 		printf("inter-token:  p50 %.2f ms, p99 %.2f ms\n", pct(&itl, 50), pct(&itl, 99));
+		if (probe)
+			report_probe(probe, NULL);
 	}
 	free(ttft.v);
 	free(itl.v);
@@ -301,13 +451,14 @@ static int expand_prompt(struct bench_opts *o, const struct orcctl_global *g)
 
 static int parse(int argc, char **argv, struct bench_opts *o, bool *json)
 {
-	enum { OPT_PROMPT_TOKENS = 256, OPT_SEED };
+	enum { OPT_PROMPT_TOKENS = 256, OPT_SEED, OPT_SYSTEM_FILE };
 	static const struct option opts[] = {
 		{ "model", required_argument, NULL, 'm' }, { "clients", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'r' },
 		{ "max-tokens", required_argument, NULL, 'n' },
 		{ "prompt", required_argument, NULL, 'p' },
 		{ "prompt-tokens", required_argument, NULL, OPT_PROMPT_TOKENS },
+		{ "system-file", required_argument, NULL, OPT_SYSTEM_FILE },
 		{ "temperature", required_argument, NULL, 't' }, { "seed", required_argument, NULL, OPT_SEED },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -334,6 +485,7 @@ static int parse(int argc, char **argv, struct bench_opts *o, bool *json)
 		case 'n': o->max_tokens = (uint32_t)v; break;
 		case 'p': o->prompt = optarg; break;
 		case OPT_PROMPT_TOKENS: o->prompt_tokens = (uint32_t)v; break;
+		case OPT_SYSTEM_FILE: o->system_file = optarg; break;
 		case 't':
 			o->temperature = strtof(optarg, &end);
 			o->has_temp = true;
@@ -359,6 +511,10 @@ static int parse(int argc, char **argv, struct bench_opts *o, bool *json)
 		usage(stderr);
 		return ORCCTL_EXIT_USAGE;
 	}
+	if (o->system_file && o->prompt_tokens) {
+		fprintf(stderr, "orcctl " CMD ": --system-file and --prompt-tokens do not go together\n");
+		return ORCCTL_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -367,6 +523,7 @@ int cmd_bench(int argc, char **argv, const struct orcctl_global *g)
 	struct bench_opts o = { .prompt = "Once upon a time", .clients = 1, .requests = 1,
 				.max_tokens = 128 };
 	struct gate start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false };
+	struct probe probe = { { 0, 0 }, { 0, 0 }, { 0, 0 } };
 	struct client *cls;
 	pthread_t *threads;
 	bool json = g->json;
@@ -380,12 +537,17 @@ int cmd_bench(int argc, char **argv, const struct orcctl_global *g)
 		return rc;
 	if (o.prompt_tokens && (rc = expand_prompt(&o, g)) != ORCCTL_EXIT_OK)
 		return rc;
+	if (o.system_file && (rc = run_probe(&o, g, &probe)) != ORCCTL_EXIT_OK) {
+		free(o.text);
+		return rc;
+	}
 	cls = calloc(o.clients, sizeof(*cls));
 	threads = calloc(o.clients, sizeof(*threads));
 	if (!cls || !threads) {
 		free(cls);
 		free(threads);
 		free(o.ids);
+		free(o.text);
 		return ORCCTL_EXIT_FAILURE;
 	}
 	for (uint32_t i = 0; i < o.clients; i++) {
@@ -414,7 +576,7 @@ int cmd_bench(int argc, char **argv, const struct orcctl_global *g)
 		o.clients = started;
 		failed++;
 	}
-	report(&o, cls, t_end > t0 ? t_end - t0 : 0, json);
+	report(&o, cls, t_end > t0 ? t_end - t0 : 0, o.system_file ? &probe : NULL, json);
 	for (uint32_t i = 0; i < started; i++) {
 		free(cls[i].ttft.v);
 		free(cls[i].itl.v);
@@ -422,5 +584,6 @@ int cmd_bench(int argc, char **argv, const struct orcctl_global *g)
 	free(cls);
 	free(threads);
 	free(o.ids);
+	free(o.text);
 	return failed ? ORCCTL_EXIT_FAILURE : ORCCTL_EXIT_OK;
 }

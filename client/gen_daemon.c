@@ -1,9 +1,12 @@
-/* gen_daemon.c -- `orcctl generate -m NAME`: the daemon mode of generate.
- * The same options as --file (gen_opts.h) become a protocol request; text
- * streams to stdout as token events arrive, and --json prints the same
- * document as the local mode (gen_output.c). SIGINT cancels the request. */
+/* gen_daemon.c -- a generation through orcd, for `orcctl generate -m NAME`
+ * (the system's daemon) and `--file` (a private one, private.h). The
+ * options (gen_opts.h) become a protocol request; text streams to stdout
+ * as token events arrive, and --json prints one document (gen_output.c).
+ * Values the request cannot carry are refused here, naming the option as
+ * the engine would. SIGINT cancels the request. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +21,8 @@
 /* The prompt of the request. For --json the text is tokenized by the daemon
  * first (as the local mode does: BOS as the model says, control tokens
  * recognised), so that the document can show the prompt ids. */
-static enum occ_status set_prompt(occ_conn *c, const struct orcctl_gen_opts *o, bool json,
-				  occ_gen_req *r, int32_t **ret_ids, size_t *ret_n)
+static enum occ_status set_prompt(occ_conn *c, const char *model, const struct orcctl_gen_opts *o,
+				  bool json, occ_gen_req *r, int32_t **ret_ids, size_t *ret_n)
 {
 	const char *text = o->prompt ? o->prompt : "";
 	enum occ_status s;
@@ -34,7 +37,7 @@ static enum occ_status set_prompt(occ_conn *c, const struct orcctl_gen_opts *o, 
 			return s;
 		return occ_gen_req_prompt(r, text, strlen(text));
 	}
-	s = occ_tokenize(c, o->model, text, strlen(text), OCC_TOK_ADD_SPECIAL | OCC_TOK_PARSE_SPECIAL, &t);
+	s = occ_tokenize(c, model, text, strlen(text), OCC_TOK_ADD_SPECIAL | OCC_TOK_PARSE_SPECIAL, &t);
 	if (s != OCC_OK)
 		return s;
 	*ret_n = occ_tokens_count(t);
@@ -47,8 +50,19 @@ static enum occ_status set_prompt(occ_conn *c, const struct orcctl_gen_opts *o, 
 	return occ_gen_req_prompt_ids(r, *ret_ids, *ret_n);
 }
 
-/* Sampling and output options; the first failing setter's status. */
-static enum occ_status set_options(const struct orcctl_gen_opts *o, occ_gen_req *r)
+/* A value the request refuses: say which, as the engine would. */
+static int bad_value(const char *name, double v)
+{
+	if (isnan(v))
+		fprintf(stderr, "orcctl " CMD ": %s is NaN\n", name);
+	else
+		fprintf(stderr, "orcctl " CMD ": %s %g is out of range\n", name, v);
+	return ORCCTL_EXIT_FAILURE;
+}
+
+/* Sampling and output options. Returns ORCCTL_EXIT_OK, or an exit code
+ * after naming the value that was refused. */
+static int set_options(const struct orcctl_gen_opts *o, occ_gen_req *r)
 {
 	enum occ_status s = OCC_OK;
 	uint32_t k_tok = o->logprobs;
@@ -58,44 +72,80 @@ static enum occ_status set_options(const struct orcctl_gen_opts *o, occ_gen_req 
 	 * was asked, see to_result()) */
 	if (o->prompt_logprobs > k_tok)
 		k_tok = o->prompt_logprobs;
-#define SET(bit, call) do { if (s == OCC_OK && (o->set & (bit))) s = (call); } while (0)
-	SET(ORCCTL_GEN_SET_TEMPERATURE, occ_gen_req_temperature(r, o->temperature));
-	SET(ORCCTL_GEN_SET_TOP_K, occ_gen_req_top_k(r, o->top_k));
-	SET(ORCCTL_GEN_SET_TOP_P, occ_gen_req_top_p(r, o->top_p));
-	SET(ORCCTL_GEN_SET_MIN_P, occ_gen_req_min_p(r, o->min_p));
-	SET(ORCCTL_GEN_SET_REPEAT, occ_gen_req_repeat_penalty(r, o->repeat_penalty));
-	SET(ORCCTL_GEN_SET_REPEAT_N, occ_gen_req_repeat_last_n(r, o->repeat_last_n));
-	SET(ORCCTL_GEN_SET_PRESENCE, occ_gen_req_presence_penalty(r, o->presence_penalty));
-	SET(ORCCTL_GEN_SET_FREQUENCY, occ_gen_req_frequency_penalty(r, o->frequency_penalty));
-	SET(ORCCTL_GEN_SET_SEED, occ_gen_req_seed(r, o->seed));
+#define SET(bit, name, call, v)                                                    \
+	do {                                                                       \
+		if ((o->set & (bit)) && (s = (call)) == OCC_INVALID_ARGUMENT)      \
+			return bad_value(name, (double)(v));                       \
+		if (s != OCC_OK)                                                   \
+			goto fail;                                                 \
+	} while (0)
+	SET(ORCCTL_GEN_SET_TEMPERATURE, "temperature", occ_gen_req_temperature(r, o->temperature),
+	    o->temperature);
+	SET(ORCCTL_GEN_SET_TOP_K, "top_k", occ_gen_req_top_k(r, o->top_k), o->top_k);
+	SET(ORCCTL_GEN_SET_TOP_P, "top_p", occ_gen_req_top_p(r, o->top_p), o->top_p);
+	SET(ORCCTL_GEN_SET_MIN_P, "min_p", occ_gen_req_min_p(r, o->min_p), o->min_p);
+	SET(ORCCTL_GEN_SET_REPEAT, "repeat_penalty", occ_gen_req_repeat_penalty(r, o->repeat_penalty),
+	    o->repeat_penalty);
+	SET(ORCCTL_GEN_SET_REPEAT_N, "repeat_last_n", occ_gen_req_repeat_last_n(r, o->repeat_last_n),
+	    o->repeat_last_n);
+	SET(ORCCTL_GEN_SET_PRESENCE, "presence_penalty",
+	    occ_gen_req_presence_penalty(r, o->presence_penalty), o->presence_penalty);
+	SET(ORCCTL_GEN_SET_FREQUENCY, "frequency_penalty",
+	    occ_gen_req_frequency_penalty(r, o->frequency_penalty), o->frequency_penalty);
+	SET(ORCCTL_GEN_SET_SEED, "seed", occ_gen_req_seed(r, o->seed), o->seed);
+	if (o->max_tokens > 0)
+		SET(ORCCTL_GEN_SET_MAX_TOKENS, "max_tokens", occ_gen_req_max_tokens(r, o->max_tokens),
+		    o->max_tokens);
 #undef SET
-	if (s == OCC_OK && (o->set & ORCCTL_GEN_SET_MAX_TOKENS) && o->max_tokens > 0)
-		s = occ_gen_req_max_tokens(r, o->max_tokens);
-	for (size_t i = 0; s == OCC_OK && i < o->n_stop; i++)
-		s = occ_gen_req_add_stop(r, o->stop[i]);
-	if (s == OCC_OK && k_tok > 0)
-		s = occ_gen_req_logprobs(r, k_tok);
-	if (s == OCC_OK && o->prompt_logprobs > 0)
-		s = occ_gen_req_prompt_logprobs(r, o->prompt_logprobs);
-	return s;
+	for (size_t i = 0; i < o->n_stop; i++) {
+		if ((s = occ_gen_req_add_stop(r, o->stop[i])) == OCC_INVALID_ARGUMENT) {
+			fprintf(stderr, "orcctl " CMD ": stop string %zu is %s\n", i,
+				*o->stop[i] ? "too long" : "empty");
+			return ORCCTL_EXIT_FAILURE;
+		}
+		if (s != OCC_OK)
+			goto fail;
+	}
+	if (k_tok > 0 && (s = occ_gen_req_logprobs(r, k_tok)) != OCC_OK)
+		goto fail;
+	if (o->prompt_logprobs > 0 && (s = occ_gen_req_prompt_logprobs(r, o->prompt_logprobs)) != OCC_OK)
+		goto fail;
+	return ORCCTL_EXIT_OK;
+fail:
+	fprintf(stderr, "orcctl " CMD ": %s\n", occ_strerror(s));
+	return orcctl_exit_for(s);
+}
+
+/* Token ids the request cannot carry (negative ones). */
+static int check_ids(const struct orcctl_gen_opts *o)
+{
+	for (size_t i = 0; o->have_prompt_ids && i < o->n_prompt_ids; i++) {
+		if (o->prompt_ids[i] < 0) {
+			fprintf(stderr, "orcctl " CMD ": prompt_ids[%zu]: id %d is out of range\n", i,
+				o->prompt_ids[i]);
+			return ORCCTL_EXIT_FAILURE;
+		}
+	}
+	return ORCCTL_EXIT_OK;
 }
 
 /* Top-K of token t into top[0..k) (missing entries stay zero). */
-static void copy_top(const occ_token *t, uint32_t k, struct orc_logprob *top)
+static void copy_top(const occ_token *t, uint32_t k, struct orcctl_logprob *top)
 {
 	for (uint32_t j = 0; t && j < k; j++) {
 		int32_t id;
 		float lp;
 
 		if (occ_token_top(t, j, &id, &lp))
-			top[j] = (struct orc_logprob){ .id = id, .logprob = lp };
+			top[j] = (struct orcctl_logprob){ .id = id, .logprob = lp };
 	}
 }
 
-static void fill_timings(const occ_gen *g, struct orc_gen_timings *t)
+static void fill_timings(const occ_gen *g, struct orcctl_gen_timings *t)
 {
 	t->prompt_tokens = occ_gen_prompt_tokens(g);
 	t->generated_tokens = occ_gen_gen_tokens(g);
+	t->cached_prompt_tokens = occ_gen_cached_tokens(g);
 	t->queue_ms = occ_gen_time_us(g, OCC_TIME_QUEUE) / 1e3;
 	t->prompt_ms = occ_gen_time_us(g, OCC_TIME_PROMPT) / 1e3;
 	t->ttft_ms = occ_gen_time_us(g, OCC_TIME_TTFT) / 1e3;
@@ -106,10 +156,10 @@ static void fill_timings(const occ_gen *g, struct orc_gen_timings *t)
 			? (t->generated_tokens - 1) / (t->decode_ms / 1e3) : 0;
 }
 
-/* The finished generation as the engine's result struct, for gen_output.c.
+/* The finished generation as a document, for gen_output.c. Takes prompt.
  * Returns false when out of memory (r is then freed). */
 static bool to_result(const occ_gen *g, const struct orcctl_gen_opts *o, int32_t *prompt,
-		      size_t n_prompt, struct orc_gen_result *r)
+		      size_t n_prompt, struct orcctl_gen_doc *r)
 {
 	size_t n = occ_gen_n_tokens(g), len;
 	const char *text = occ_gen_text(g, &len);
@@ -129,9 +179,9 @@ static bool to_result(const occ_gen *g, const struct orcctl_gen_opts *o, int32_t
 	r->text_len = len;
 	fill_timings(g, &r->timings);
 	if (kl) {
-		r->logprobs = (struct orc_gen_logprobs){ .k = kl, .n = n };
+		r->logprobs = (struct orcctl_gen_logprobs){ .k = kl, .n = n };
 		r->logprobs.chosen = calloc(n ? n : 1, sizeof(float));
-		r->logprobs.top = calloc((n ? n : 1) * kl, sizeof(struct orc_logprob));
+		r->logprobs.top = calloc((n ? n : 1) * kl, sizeof(struct orcctl_logprob));
 		if (!r->logprobs.chosen || !r->logprobs.top)
 			goto fail;
 		for (size_t i = 0; i < n; i++) {
@@ -142,8 +192,8 @@ static bool to_result(const occ_gen *g, const struct orcctl_gen_opts *o, int32_t
 	if (kp && n_prompt) {
 		/* local index i: the distribution after prompt token i, which the
 		 * protocol sends at position i + 1; the last one is the first token's */
-		r->prompt_logprobs = (struct orc_gen_logprobs){ .k = kp, .n = n_prompt };
-		r->prompt_logprobs.top = calloc(n_prompt * kp, sizeof(struct orc_logprob));
+		r->prompt_logprobs = (struct orcctl_gen_logprobs){ .k = kp, .n = n_prompt };
+		r->prompt_logprobs.top = calloc(n_prompt * kp, sizeof(struct orcctl_logprob));
 		if (!r->prompt_logprobs.top)
 			goto fail;
 		for (size_t i = 0; i + 1 < n_prompt; i++)
@@ -152,7 +202,7 @@ static bool to_result(const occ_gen *g, const struct orcctl_gen_opts *o, int32_t
 	}
 	return true;
 fail:
-	orc_gen_result_free(r);
+	orcctl_gen_doc_free(r);
 	return false;
 }
 
@@ -190,7 +240,7 @@ static int finish(occ_gen *g, const struct orcctl_gen_opts *o, bool json, bool q
 		  int32_t **prompt, size_t n_prompt, size_t streamed)
 {
 	const char *stop = occ_stop_name(occ_gen_stop(g));
-	struct orc_gen_result res;
+	struct orcctl_gen_doc res;
 	size_t len;
 	const char *text = occ_gen_text(g, &len);
 
@@ -210,37 +260,29 @@ static int finish(occ_gen *g, const struct orcctl_gen_opts *o, bool json, bool q
 			orcctl_gen_print_json(&res, stop);
 		else
 			orcctl_gen_print_summary(&res, stop);
-		orc_gen_result_free(&res);
+		orcctl_gen_doc_free(&res);
 	}
 	return fflush(stdout) == 0 ? ORCCTL_EXIT_OK : ORCCTL_EXIT_FAILURE;
 }
 
-int orcctl_generate_daemon(const struct orcctl_gen_opts *o, const struct orcctl_global *g,
-			   volatile sig_atomic_t *interrupted)
+int orcctl_generate_on(occ_conn *c, const char *model, const struct orcctl_gen_opts *o,
+		       const struct orcctl_global *g, volatile sig_atomic_t *interrupted)
 {
 	bool json = o->json || g->json;
 	int32_t *prompt = NULL;
 	size_t n_prompt = 0, streamed;
-	occ_conn *c = NULL;
 	occ_gen_req *r;
 	occ_gen *gen = NULL;
 	enum occ_status s;
 	int rc;
 
-	if ((rc = orcctl_check_model(CMD, o->model)) != ORCCTL_EXIT_OK)
-		return rc;
-	if (!(r = occ_gen_req_new(o->model))) {
+	if (!(r = occ_gen_req_new(model))) {
 		fprintf(stderr, "orcctl " CMD ": out of memory\n");
 		return ORCCTL_EXIT_FAILURE;
 	}
-	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
+	if ((rc = set_options(o, r)) != ORCCTL_EXIT_OK || (rc = check_ids(o)) != ORCCTL_EXIT_OK)
 		goto out;
-	if ((s = set_options(o, r)) != OCC_OK) {
-		fprintf(stderr, "orcctl " CMD ": an option is out of range (%s)\n", occ_strerror(s));
-		rc = ORCCTL_EXIT_USAGE;
-		goto out;
-	}
-	if ((s = set_prompt(c, o, json, r, &prompt, &n_prompt)) != OCC_OK ||
+	if ((s = set_prompt(c, model, o, json, r, &prompt, &n_prompt)) != OCC_OK ||
 	    (s = occ_gen_start(c, r, &gen)) != OCC_OK) {
 		rc = orcctl_fail(CMD, c, s);
 		goto out;
@@ -260,6 +302,19 @@ out:
 	free(prompt);
 	occ_gen_free(gen);
 	occ_gen_req_free(r);
+	return rc;
+}
+
+int orcctl_generate_daemon(const struct orcctl_gen_opts *o, const struct orcctl_global *g,
+			   volatile sig_atomic_t *interrupted)
+{
+	occ_conn *c = NULL;
+	int rc;
+
+	if ((rc = orcctl_check_model(CMD, o->model)) != ORCCTL_EXIT_OK ||
+	    (rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
+		return rc;
+	rc = orcctl_generate_on(c, o->model, o, g, interrupted);
 	occ_close(c);
 	return rc;
 }

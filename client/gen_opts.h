@@ -1,7 +1,7 @@
 /* gen_opts.h -- the command line of `orcctl generate`, parsed into plain
- * values that the local mode (--file, engine linked in) turns into a
- * request, and that a daemon mode can share. No engine types here: fields
- * a user did not give stay unset and the engine's defaults apply. */
+ * values that both modes (--file: a private orcd; -m: the daemon) turn
+ * into a protocol request. Fields a user did not give stay unset and the
+ * engine's defaults apply. */
 #ifndef ORCCTL_GEN_OPTS_H
 #define ORCCTL_GEN_OPTS_H
 
@@ -30,7 +30,7 @@ enum {
 };
 
 struct orcctl_gen_opts {
-	const char *file;            /* --file MODEL.gguf (local mode) */
+	const char *file;            /* --file MODEL.gguf (local mode: a private orcd) */
 	const char *model;           /* -m NAME (daemon mode); exactly one of file/model */
 	const char *prompt;          /* the PROMPT argument; NULL when absent */
 	int32_t *prompt_ids;         /* --prompt-ids, malloc'ed */

@@ -3,9 +3,24 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "gen_output.h"
 #include "jsonw.h"
+
+void orcctl_gen_doc_free(struct orcctl_gen_doc *d)
+{
+	if (!d)
+		return;
+	free(d->prompt_ids);
+	free(d->ids);
+	free(d->text);
+	free(d->logprobs.chosen);
+	free(d->logprobs.top);
+	free(d->prompt_logprobs.top);
+	memset(d, 0, sizeof(*d));
+}
 
 static void json_ids(struct jsonw *w, const char *key, const int32_t *ids, size_t n)
 {
@@ -16,7 +31,7 @@ static void json_ids(struct jsonw *w, const char *key, const int32_t *ids, size_
 	jsonw_arr_end(w);
 }
 
-static void json_top(struct jsonw *w, const struct orc_logprob *top, uint32_t k)
+static void json_top(struct jsonw *w, const struct orcctl_logprob *top, uint32_t k)
 {
 	jsonw_key(w, "top");
 	jsonw_arr_begin(w);
@@ -29,12 +44,13 @@ static void json_top(struct jsonw *w, const struct orc_logprob *top, uint32_t k)
 	jsonw_arr_end(w);
 }
 
-static void json_timings(struct jsonw *w, const struct orc_gen_timings *t)
+static void json_timings(struct jsonw *w, const struct orcctl_gen_timings *t)
 {
 	jsonw_key(w, "timings");
 	jsonw_obj_begin(w);
 	jsonw_key(w, "prompt_tokens"); jsonw_uint(w, t->prompt_tokens);
 	jsonw_key(w, "generated_tokens"); jsonw_uint(w, t->generated_tokens);
+	jsonw_key(w, "cached_prompt_tokens"); jsonw_uint(w, t->cached_prompt_tokens);
 	jsonw_key(w, "queue_ms"); jsonw_double(w, t->queue_ms);
 	jsonw_key(w, "prompt_ms"); jsonw_double(w, t->prompt_ms);
 	jsonw_key(w, "ttft_ms"); jsonw_double(w, t->ttft_ms);
@@ -45,7 +61,7 @@ static void json_timings(struct jsonw *w, const struct orc_gen_timings *t)
 	jsonw_obj_end(w);
 }
 
-void orcctl_gen_print_json(const struct orc_gen_result *r, const char *stop)
+void orcctl_gen_print_json(const struct orcctl_gen_doc *r, const char *stop)
 {
 	struct jsonw w;
 
@@ -85,12 +101,16 @@ void orcctl_gen_print_json(const struct orc_gen_result *r, const char *stop)
 	jsonw_finish(&w);
 }
 
-void orcctl_gen_print_summary(const struct orc_gen_result *r, const char *stop)
+void orcctl_gen_print_summary(const struct orcctl_gen_doc *r, const char *stop)
 {
-	const struct orc_gen_timings *t = &r->timings;
+	const struct orcctl_gen_timings *t = &r->timings;
 
-	fprintf(stderr, "[%u prompt tokens in %.1f ms (%.1f/s), %u generated at %.1f tokens/s, "
-		"first after %.1f ms; stop: %s]\n", t->prompt_tokens, t->prompt_ms,
+	char cached[48] = "";
+
+	if (t->cached_prompt_tokens)
+		snprintf(cached, sizeof(cached), " (%u from the prefix cache)", t->cached_prompt_tokens);
+	fprintf(stderr, "[%u prompt tokens%s in %.1f ms (%.1f/s), %u generated at %.1f tokens/s, "
+		"first after %.1f ms; stop: %s]\n", t->prompt_tokens, cached, t->prompt_ms,
 		t->prompt_tokens_per_s, t->generated_tokens, t->tokens_per_s, t->ttft_ms, stop);
 }
 

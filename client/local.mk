@@ -7,6 +7,7 @@ client_orcctl_SOURCES = \
 	client/gen_output.h client/gen_output.c \
 	client/daemon.h client/daemon.c \
 	client/cmd_generate.c client/gen_daemon.c \
+	client/private.h client/private.c \
 	client/cmd_chat.c \
 	client/cmd_models.c client/cmd_load.c client/cmd_unload.c \
 	client/cmd_status.c \
@@ -14,8 +15,12 @@ client_orcctl_SOURCES = \
 	client/cmd_tokenize.c client/cmd_detokenize.c \
 	client/cmd_bench.c \
 	client/cmd_inspect.c
+client_orcctl_CPPFLAGS = $(AM_CPPFLAGS) -DORC_SBINDIR='"$(sbindir)"'
 client_orcctl_CFLAGS = $(AM_CFLAGS)
-client_orcctl_LDADD = client/libocclient.la $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS) -lm
+# The engine archive provides only the GGUF reader and the tokenizer here
+# (inspect, tokenize/detokenize --file): orcctl never runs a model itself;
+# generate --file starts a private orcd (client/private.c).
+client_orcctl_LDADD = client/libocclient.la $(ENGINE_LIBS) common/libcommon.la -lm
 
 include $(srcdir)/client/libocclient.mk
 

@@ -32,8 +32,11 @@ int orc_conf_defaults(struct orc_conf *c)
 	c->max_tokens = ORC_MAX_TOKENS_DEFAULT;
 	c->max_sequences = ORC_SEQS_PER_MODEL_DEFAULT;
 	c->prefill_chunk = ORC_PREFILL_CHUNK_DEFAULT;
+	c->prefix_cache = true;
 	c->keep_alive_ms = ORC_KEEP_ALIVE_DEFAULT_MS;
 	c->drain_timeout_ms = ORC_DRAIN_TIMEOUT_MS;
+	c->handshake_timeout_ms = ORC_HANDSHAKE_TIMEOUT_MS;
+	c->frame_timeout_ms = ORC_PARTIAL_FRAME_TIMEOUT_MS;
 	c->metrics_interval_ms = 10000;
 	c->mem_budget_pct = ORC_MEM_BUDGET_PERCENT_DEFAULT;
 	c->log_level = LOG_INFO;
@@ -274,6 +277,19 @@ static int set_backend(struct orc_conf *c, const char *v)
 	return 0;
 }
 
+static int parse_bool(const char *v, bool *ret)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" }, *no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
+			*ret = strcmp(v, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static int set_log_level(struct orc_conf *c, const char *v)
 {
 	static const char *names[] = { "emerg", "alert", "crit", "err", "warning", "notice",
@@ -300,6 +316,7 @@ static const struct u32_key u32_keys[] = {
 	U32_KEY("max_queued", max_queued, 1, 1u << 20),
 	U32_KEY("max_context", max_context, 16, ORC_CTX_MAX),
 	U32_KEY("max_tokens", max_tokens, 1, ORC_MAX_TOKENS_CAP),
+	U32_KEY("default_max_tokens", default_max_tokens, 0, ORC_MAX_TOKENS_CAP),
 	U32_KEY("max_sequences", max_sequences, 1, ORC_SESSIONS_MAX),
 	U32_KEY("prefill_chunk", prefill_chunk, 1, ORC_CTX_MAX),
 };
@@ -376,6 +393,11 @@ int orc_conf_set(struct orc_conf *c, const char *key, const char *v, struct orc_
 		r = orc_parse_duration_ms(v, &c->drain_timeout_ms);
 		if (r == 0 && (c->drain_timeout_ms < 0 || c->drain_timeout_ms > 3600000))
 			r = -ERANGE;
+	} else if (strcmp(key, "handshake_timeout") == 0 || strcmp(key, "frame_timeout") == 0) {
+		int64_t *ms = key[0] == 'h' ? &c->handshake_timeout_ms : &c->frame_timeout_ms;
+		r = orc_parse_duration_ms(v, ms);
+		if (r == 0 && (*ms < 100 || *ms > 3600000))
+			r = -ERANGE;
 	} else if (strcmp(key, "memory_budget") == 0)
 		r = orc_parse_size(v, &c->mem_budget, &c->mem_budget_pct);
 	else if (strcmp(key, "metrics_file") == 0) {
@@ -386,7 +408,9 @@ int orc_conf_set(struct orc_conf *c, const char *key, const char *v, struct orc_
 		r = orc_parse_duration_ms(v, &c->metrics_interval_ms);
 		if (r == 0 && (c->metrics_interval_ms < 100 || c->metrics_interval_ms > 86400000))
 			r = -ERANGE;
-	} else if (strcmp(key, "log_level") == 0)
+	} else if (strcmp(key, "prefix_cache") == 0)
+		r = parse_bool(v, &c->prefix_cache);
+	else if (strcmp(key, "log_level") == 0)
 		r = set_log_level(c, v);
 	else
 		return orc_err_set(err, -EINVAL, "unknown setting '%s'", key);

@@ -40,8 +40,10 @@ struct orc_conf {
 	uint32_t max_queued;        /* requests waiting, per model */
 	uint32_t max_context;       /* tokens per sequence */
 	uint32_t max_tokens;        /* generated tokens per request */
+	uint32_t default_max_tokens; /* ... when the request sets none; 0 = max_tokens */
 	uint32_t max_sequences;     /* sequences decoding at once, per model */
 	uint32_t prefill_chunk;     /* prompt tokens per sequence per step */
+	bool prefix_cache;          /* reuse cached KV blocks of common prompt prefixes */
 
 	uid_t *allowed_uids;        /* empty lists: everyone may connect */
 	size_t n_allowed_uids;
@@ -50,6 +52,8 @@ struct orc_conf {
 
 	int64_t keep_alive_ms;      /* after the last request; FOREVER pins */
 	int64_t drain_timeout_ms;   /* SIGTERM: running work is cancelled after this */
+	int64_t handshake_timeout_ms; /* a connection must say hello by then */
+	int64_t frame_timeout_ms;   /* a started frame must complete by then */
 	uint64_t mem_budget;        /* bytes; 0 = mem_budget_pct of what is free */
 	unsigned mem_budget_pct;
 

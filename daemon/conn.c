@@ -305,6 +305,8 @@ static void conn_on_io(struct orc_loop *l, int fd, unsigned events, void *data)
 
 void orc_conn_sweep(struct orc_conn *c, uint64_t now)
 {
+	const struct orc_conf *cf = &c->srv->conf;
+
 	if (c->dead)
 		return;
 	if (c->closing) {
@@ -312,10 +314,10 @@ void orc_conn_sweep(struct orc_conn *c, uint64_t now)
 			orc_conn_drop(c, "closed after an error");
 		return;
 	}
-	if (!c->greeted && now - c->opened_ms > ORC_HANDSHAKE_TIMEOUT_MS) {
-		orc_conn_drop(c, "no hello within %u ms", ORC_HANDSHAKE_TIMEOUT_MS);
+	if (!c->greeted && now - c->opened_ms > (uint64_t)cf->handshake_timeout_ms) {
+		orc_conn_drop(c, "no hello within %lld ms", (long long)cf->handshake_timeout_ms);
 		return;
 	}
-	if (c->frame_start_ms && now - c->frame_start_ms > ORC_PARTIAL_FRAME_TIMEOUT_MS)
-		orc_conn_drop(c, "a frame stayed incomplete for %u ms", ORC_PARTIAL_FRAME_TIMEOUT_MS);
+	if (c->frame_start_ms && now - c->frame_start_ms > (uint64_t)cf->frame_timeout_ms)
+		orc_conn_drop(c, "a frame stayed incomplete for %lld ms", (long long)cf->frame_timeout_ms);
 }

@@ -51,6 +51,9 @@ static void send_final(struct orc_server *s, struct orc_job *j, const struct orc
 		s->metrics.requests_canceled++;
 	s->metrics.tokens_in += e->u.final.prompt_tokens;
 	s->metrics.tokens_out += e->u.final.gen_tokens;
+	s->metrics.tokens_cached += e->u.final.cached_tokens;
+	if (e->u.final.cached_tokens)
+		s->metrics.cache_hits++;
 	if (e->u.final.ttft_us)
 		orc_lat_add(&s->metrics.ttft, e->u.final.ttft_us);
 	if (!c)

@@ -87,7 +87,10 @@ static int take_activated(struct orc_listen *ls, int n, struct orc_err *err)
 	return 0;
 }
 
-/* Remove what is at `path` only when it is a socket nobody listens on. */
+/* Remove what is at `path` only when it is a socket of ours (owned by our
+ * uid) that nobody listens on. Anything else there -- a file, a directory,
+ * a link, or a socket another user made -- is left alone with an error:
+ * orcd never removes what it does not own. */
 static int unlink_stale(const char *path, struct orc_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -97,7 +100,10 @@ static int unlink_stale(const char *path, struct orc_err *err)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : orc_err_set(err, -errno, "%s: %s", path, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
-		return orc_err_set(err, -EEXIST, "%s exists and is not a socket", path);
+		return orc_err_set(err, -EEXIST, "%s exists and is not a socket: not removing it", path);
+	if (st.st_uid != geteuid())
+		return orc_err_set(err, -EEXIST, "%s is a socket owned by uid %u, not by orcd's uid %u: "
+				   "not removing it", path, (unsigned)st.st_uid, (unsigned)geteuid());
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return orc_err_set(err, -errno, "socket: %s", strerror(errno));
@@ -133,6 +139,7 @@ static int create_socket(struct orc_listen *ls, const char *path, const char *gr
 			 struct orc_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
 	mode_t old;
 	int fd, r;
 
@@ -159,6 +166,12 @@ static int create_socket(struct orc_listen *ls, const char *path, const char *gr
 	}
 	if (group && *group && (r = set_group(path, group, err)) < 0)
 		goto fail;
+	if (lstat(path, &st) < 0) {
+		r = orc_err_set(err, -errno, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	ls->dev = st.st_dev;
+	ls->ino = st.st_ino;
 	ls->path = strdup(path);
 	if (!ls->path) {
 		r = orc_err_set(err, -ENOMEM, "out of memory");
@@ -194,7 +207,10 @@ void orc_listen_close(struct orc_listen *ls)
 		close(ls->fds[i]);   /* closing our copy; never shutdown() */
 	ls->n_fds = 0;
 	if (ls->path) {
-		unlink(ls->path);
+		struct stat st;
+		/* only the socket we made: not what someone put there since */
+		if (lstat(ls->path, &st) == 0 && st.st_dev == ls->dev && st.st_ino == ls->ino)
+			unlink(ls->path);
 		free(ls->path);
 		ls->path = NULL;
 	}

@@ -6,6 +6,7 @@
 #define ORC_LISTEN_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -17,6 +18,8 @@ struct orc_listen {
 	size_t n_fds;
 	bool activated;        /* the fds came from systemd */
 	char *path;            /* the socket we created (unlinked on close); NULL when activated */
+	dev_t dev;             /* ... and its inode: close unlinks only that file */
+	ino_t ino;
 };
 
 /* Take systemd's sockets when there are any, else create `path`.

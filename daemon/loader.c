@@ -64,6 +64,9 @@ static void run_load(struct orc_loader *l, struct task *t)
 	l->last_pct = UINT64_MAX;
 	t->opts.progress = progress;
 	t->opts.progress_user = l;
+	/* COPY, not mmap: the file may be truncated or replaced while the model
+	 * serves, and a read past the end of a mapping raises SIGBUS. */
+	t->opts.copy_file = true;
 	r = orc_model_load(t->path, &t->opts, &m, &err);
 	t->done = NULL;
 	e->entry = t->entry;

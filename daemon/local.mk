@@ -32,6 +32,14 @@ tests_check_chat_template_CFLAGS = $(TEST_CFLAGS)
 tests_check_chat_template_LDADD = $(DAEMON_TEST_LDADD)
 TESTS += tests/check_conf tests/check_loop tests/check_chat_template
 
+# the chat-template fuzzer's corpus, replayed (tests/fuzz/chat_template.mk)
+check_PROGRAMS += tests/check_chat_template_fuzz
+tests_check_chat_template_fuzz_SOURCES = tests/check_chat_template_fuzz.c \
+	tests/fuzz/fuzz_chat_template.h tests/fuzz/fuzz_chat_template.c
+tests_check_chat_template_fuzz_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/fuzz -I$(top_srcdir)/daemon
+tests_check_chat_template_fuzz_LDADD = $(DAEMON_TEST_LDADD)
+TESTS += tests/check_chat_template_fuzz
+
 dist_man_MANS += man/orcd.8 man/orcd.conf.5
 
 sbin_PROGRAMS += daemon/orcd
@@ -80,6 +88,13 @@ ORCD_TESTS = \
 	tests/integration/slow.test \
 	tests/integration/metrics.test \
 	tests/integration/notify.test \
-	tests/integration/logprobs.test
+	tests/integration/logprobs.test \
+	tests/integration/prefix.test \
+	tests/integration/device.test \
+	tests/integration/orcctl_file.test \
+	tests/integration/fault_model_file.test \
+	tests/integration/fault_conn.test \
+	tests/integration/fault_access.test \
+	tests/demo.test
 TESTS += $(ORCD_TESTS)
-EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh
+EXTRA_DIST += $(ORCD_TESTS) tests/integration/lib.sh scripts/demo

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,13 @@ static int parse_args(int argc, char **argv, struct orc_cli *cli)
 	return 0;
 }
 
+/* A private orcd (--serve-fd) logs to its client's terminal: "orcd: "
+ * prefixes there, journald's "<N>" priorities otherwise. */
+static enum orc_log_style log_style(const struct orc_cli *cli)
+{
+	return cli->serve_fd >= 0 ? ORC_LOG_PLAIN : ORC_LOG_JOURNAL;
+}
+
 /* ---- configuration ---- */
 
 static int apply_cli(struct orc_conf *c, const struct orc_cli *cli, struct orc_err *err)
@@ -183,7 +191,9 @@ static struct orc_sched_limits sched_limits(const struct orc_conf *c)
 	struct orc_sched_limits l = {
 		.max_sequences = c->max_sequences,
 		.prefill_chunk = c->prefill_chunk,
-		.max_tokens = c->max_tokens,
+		.max_tokens = c->default_max_tokens && c->default_max_tokens < c->max_tokens
+			      ? c->default_max_tokens : c->max_tokens,
+		.prefix_cache = c->prefix_cache,
 	};
 	return l;
 }
@@ -207,10 +217,11 @@ void orc_server_reload(struct orc_server *s)
 	s->conf.models_dir = NULL;
 	orc_conf_free(&s->conf);
 	s->conf = c;
-	orc_log_init("orcd", ORC_LOG_JOURNAL, s->conf.log_level);
+	orc_log_init("orcd", log_style(&s->cli), s->conf.log_level);
 	lim = sched_limits(&s->conf);
 	orc_sched_set_limits(s->sched, &lim);
 	orc_registry_conf_changed(s->reg);
+	orc_registry_budget_changed(s->reg);
 	orc_registry_preload(s->reg);
 	orc_stats_start(s);
 	log_notice("reload: configuration re-read");
@@ -263,6 +274,24 @@ static int setup_signals(sigset_t *set)
 
 /* ---- startup and shutdown ---- */
 
+/* The device that models will run on: its memory is the base of the
+ * default budget. A backend that cannot start leaves it unknown (loads
+ * then fail with the same reason). */
+static void find_device(struct orc_server *s)
+{
+	struct orc_device_info *d = &s->device;
+	struct orc_err err = { 0 };
+
+	if (orc_device_query(s->conf.backend, d, &err) < 0) {
+		log_warnx("no device to describe: %s", orc_err_msg(&err));
+		memset(d, 0, sizeof(*d));
+		return;
+	}
+	log_info("device: %s%s%s, %" PRIu64 " MiB of %s, %" PRIu64 " MiB free", d->backend,
+		 *d->name ? ", " : "", d->name, d->mem_total >> 20, d->gpu ? "memory" : "RAM",
+		 d->mem_free >> 20);
+}
+
 static int start(struct orc_server *s, int sigfd)
 {
 	struct orc_sched_limits lim = sched_limits(&s->conf);
@@ -274,6 +303,7 @@ static int start(struct orc_server *s, int sigfd)
 		log_err("out of memory at startup");
 		return -1;
 	}
+	find_device(s);
 	if (orc_registry_new(s, &s->reg, &err) < 0 ||
 	    (s->cli.model_file && orc_registry_add_file(s->reg, s->cli.model_file, &err) < 0)) {
 		log_err("%s", orc_err_msg(&err));
@@ -367,11 +397,12 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &s.cli);
 	if (r)
 		return r > 0 ? 0 : 2;
+	orc_log_init("orcd", log_style(&s.cli), LOG_INFO);
 	if (build_conf(&s.cli, &s.conf, &err) < 0) {
 		log_err("%s", orc_err_msg(&err));
 		return 1;
 	}
-	orc_log_init("orcd", ORC_LOG_JOURNAL, s.conf.log_level);
+	orc_log_init("orcd", log_style(&s.cli), s.conf.log_level);
 	sigfd = setup_signals(&set);
 	if (sigfd < 0) {
 		log_warn("signalfd");

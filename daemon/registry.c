@@ -261,7 +261,9 @@ void orc_reg_read_info(struct orc_registry *r, struct orc_reg_model *e)
 		return;
 	e->file_size = (uint64_t)st.st_size;
 	e->mtime = st.st_mtim;
-	if (orc_gguf_open(e->path, &g, &err) < 0 || orc_model_desc_new(g, &desc, &err) < 0) {
+	/* META: read(), never mmap, so a file truncated meanwhile gives an
+	 * error, not SIGBUS; only the header and tables are read */
+	if (orc_gguf_open_read(e->path, ORC_GGUF_META, &g, &err) < 0 || orc_model_desc_new(g, &desc, &err) < 0) {
 		set_info_err(e, orc_err_msg(&err));
 		orc_gguf_free(g);
 		return;
@@ -397,6 +399,17 @@ const char *orc_registry_backend(const struct orc_registry *r)
 	return NULL;
 }
 
+bool orc_registry_device(const struct orc_registry *r, struct orc_device_info *ret)
+{
+	for (const struct orc_reg_model *e = r->models; e; e = e->next) {
+		if (e->state == ORC_REG_RESIDENT && e->model) {
+			orc_model_get_device_info(e->model, ret);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* ---- construction ---- */
 
 int orc_registry_new(struct orc_server *srv, struct orc_registry **ret, struct orc_err *err)
@@ -406,7 +419,7 @@ int orc_registry_new(struct orc_server *srv, struct orc_registry **ret, struct o
 	if (!r)
 		return orc_err_set(err, -ENOMEM, "out of memory");
 	r->srv = srv;
-	r->budget = orc_reg_compute_budget(&srv->conf);
+	r->budget = orc_reg_compute_budget(&srv->conf, &srv->device);
 	*ret = r;
 	return 0;
 }
@@ -414,6 +427,7 @@ int orc_registry_new(struct orc_server *srv, struct orc_registry **ret, struct o
 int orc_registry_add_file(struct orc_registry *r, const char *path, struct orc_err *err)
 {
 	const char *base = strrchr(path, '/');
+	struct stat st;
 	size_t len;
 	int rc;
 
@@ -424,7 +438,11 @@ int orc_registry_add_file(struct orc_registry *r, const char *path, struct orc_e
 	rc = orc_registry_check_name(base, len, err);
 	if (rc < 0)
 		return orc_err_prefix(err, "%s", path);
-	if (!is_gguf_file(path))
+	if (stat(path, &st) < 0) {
+		rc = -errno;
+		return orc_err_set(err, rc, "%s: %s", path, strerror(-rc));
+	}
+	if (!S_ISREG(st.st_mode))
 		return orc_err_set(err, -ENOENT, "%s: not a regular file", path);
 	if (!entry_new(r, base, len, path))
 		return orc_err_set(err, -ENOMEM, "out of memory");

@@ -20,6 +20,7 @@
 struct orc_server;
 struct orc_job;
 struct orc_event;
+struct orc_device_info;
 struct orc_model;
 struct orc_model_info;
 
@@ -138,8 +139,15 @@ uint32_t orc_registry_n_queued(const struct orc_registry *r);
 uint64_t orc_registry_oldest_wait_us(const struct orc_registry *r);
 uint64_t orc_registry_mem_used(const struct orc_registry *r);
 uint64_t orc_registry_budget(const struct orc_registry *r);
+/* The settings changed (SIGHUP): work the budget out again (the device
+ * memory free at startup stays the base of a percentage) and evict idle
+ * models when it shrank below what they hold. */
+void orc_registry_budget_changed(struct orc_registry *r);
 bool orc_registry_busy(const struct orc_registry *r);  /* loads or frees under way */
 /* The backend of the first resident model ("cpu", "cuda"), else NULL. */
 const char *orc_registry_backend(const struct orc_registry *r);
+/* The device of the first resident model, with its memory now; false when
+ * no model is resident. */
+bool orc_registry_device(const struct orc_registry *r, struct orc_device_info *ret);
 
 #endif

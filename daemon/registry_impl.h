@@ -29,7 +29,7 @@ uint32_t orc_reg_n_queued(const struct orc_reg_model *e);
 uint64_t orc_reg_oldest_wait_us(const struct orc_reg_model *e, uint64_t now);
 
 /* residency.c */
-uint64_t orc_reg_compute_budget(const struct orc_conf *c);
+uint64_t orc_reg_compute_budget(const struct orc_conf *c, const struct orc_device_info *dev);
 uint64_t orc_reg_mem_used(const struct orc_registry *r);
 
 #endif

@@ -19,11 +19,14 @@ static const char *configured_backend(const struct orc_conf *c)
 	}
 }
 
-/* The backend in use: that of a resident model, else the configured one. */
+/* The backend in use: that of a resident model, else the one found at
+ * startup, else the configured one. */
 const char *orc_server_backend_name(struct orc_server *s)
 {
 	const char *b = orc_registry_backend(s->reg);
 
+	if (!b)
+		b = s->device.backend;
 	return b ? b : configured_backend(&s->conf);
 }
 

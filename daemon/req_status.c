@@ -1,5 +1,5 @@
-/* req_status.c -- the status request: server, backend, counters (stats.h,
- * named as ORC_CTR_* in proto.h) and every known model. */
+/* req_status.c -- the status request: server, backend, GPU, counters
+ * (stats.h, named as ORC_CTR_* in proto.h) and every known model. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -21,6 +21,7 @@ void orc_req_status(struct orc_conn *c, const struct orc_msg *m)
 	struct orc_model_info *models;
 	struct orc_reg_model *e;
 	uint32_t n = 0;
+	struct orc_device_info dev;
 	struct orc_msg r;
 
 	orc_registry_scan(s->reg);
@@ -39,7 +40,11 @@ void orc_req_status(struct orc_conn *c, const struct orc_msg *m)
 	orc_msg_init(&r, ORC_MSG_STATUS_RESULT, m->id);
 	r.u.status.server = (struct orc_str){ server, (uint32_t)strlen(server) };
 	r.u.status.backend = (struct orc_str){ backend, (uint32_t)strlen(backend) };
-	r.u.status.gpu = (struct orc_str){ "", 0 };
+	orc_server_device(s, &dev);
+	if (dev.gpu)
+		r.u.status.gpu = (struct orc_str){ dev.name, (uint32_t)strlen(dev.name) };
+	else
+		r.u.status.gpu = (struct orc_str){ "", 0 };
 	for (unsigned i = 0; i < n_st; i++) {
 		ctr[i].name = (struct orc_str){ st[i].name, (uint32_t)strlen(st[i].name) };
 		ctr[i].value = st[i].value;

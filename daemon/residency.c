@@ -33,36 +33,27 @@ static void flush_pending_all(struct orc_registry *r);
 
 /* ---- budget ---- */
 
-static uint64_t mem_available(void)
+/* memory_budget in bytes, or its percentage of the device memory that was
+ * free when orcd started (VRAM, or the host's MemAvailable); unlimited when
+ * that is unknown (the engine then reports exhaustion itself). */
+uint64_t orc_reg_compute_budget(const struct orc_conf *c, const struct orc_device_info *dev)
 {
-	char line[256];
-	unsigned long long kb;
-	FILE *f = fopen("/proc/meminfo", "re");
-	uint64_t v = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-			v = (uint64_t)kb * 1024;
-	fclose(f);
-	return v;
-}
-
-uint64_t orc_reg_compute_budget(const struct orc_conf *c)
-{
-	uint64_t avail;
-
 	if (c->mem_budget)
 		return c->mem_budget;
-#ifdef HAVE_CUDA
-	if (c->backend != ORC_BACKEND_CPU)
-		return UINT64_MAX;   /* the engine reports VRAM exhaustion itself */
-#endif
-	avail = mem_available();
-	if (!avail)
+	if (!dev->mem_total)
 		return UINT64_MAX;
-	return avail / 100 * c->mem_budget_pct;
+	return dev->mem_free / 100 * c->mem_budget_pct;
+}
+
+void orc_registry_budget_changed(struct orc_registry *r)
+{
+	uint64_t b = orc_reg_compute_budget(&r->srv->conf, &r->srv->device);
+
+	if (b == r->budget)
+		return;
+	log_notice("memory budget: %" PRIu64 " MiB (was %" PRIu64 " MiB)", b >> 20, r->budget >> 20);
+	r->budget = b;
+	make_room(r);
 }
 
 /* ---- jobs ---- */

@@ -36,7 +36,7 @@ static int build_prompt(struct orc_job *j, const struct orc_tok *tok, uint32_t n
 	case ORC_JOB_PROMPT_IDS:
 		for (uint32_t i = 0; i < j->n_ids; i++)
 			if ((uint32_t)j->ids[i] >= n_vocab)
-				return orc_err_set(err, -EINVAL, "prompt_ids[%u]: id %d is not below n_vocab %u",
+				return orc_err_set(err, -EINVAL, "prompt_ids[%u]: id %d is out of range (vocabulary %u)",
 						   i, j->ids[i], n_vocab);
 		*ret = malloc((j->n_ids ? j->n_ids : 1) * sizeof(int32_t));
 		if (!*ret)
@@ -94,6 +94,7 @@ static void set_params(const struct orc_sched *s, const struct orc_job *j, uint3
 	p->logprobs = 0;
 	p->prompt_logprobs = j->prompt_logprobs >= 0 ? 1 : 0;
 	p->prefill_chunk = s->cur.prefill_chunk;
+	p->reuse_prefix = s->cur.prefix_cache;
 }
 
 static enum occ_status gen_status(int r)
@@ -156,7 +157,10 @@ static int start_slot(struct orc_sched *s, struct smodel *sm, struct orc_job *j)
 		return 0;
 	}
 	r = orc_seq_new(sm->model, &sl->seq, &err);
+	if (r == 0)
+		r = orc_gen_attach(sl->gen, sl->seq, &sl->n_cached, &err);
 	if (r < 0) {
+		orc_seq_free(sl->seq);
 		orc_gen_free(sl->gen);
 		free(ids);
 		free(sl);
@@ -165,6 +169,7 @@ static int start_slot(struct orc_sched *s, struct smodel *sm, struct orc_job *j)
 		orc_sched_job_error(s, j, OCC_INTERNAL, "%s", orc_err_msg(&err));
 		return 0;
 	}
+	sl->fed = sl->n_cached;
 	sl->job = j;
 	sl->prompt = ids;
 	sl->n_prompt = (uint32_t)n;
@@ -249,6 +254,7 @@ static void finish_slot(struct orc_sched *s, struct smodel *sm, struct slot *sl,
 	orc_gen_free(sl->gen);
 	free(sl->prompt);
 	e->u.final.prompt_tokens = sl->n_prompt;
+	e->u.final.cached_tokens = sl->n_cached;
 	e->u.final.gen_tokens = sl->n_gen;
 	e->u.final.queue_us = sl->t_admit_us - j->t_received_us;
 	if (sl->t_first_us) {

@@ -26,7 +26,8 @@ struct slot {
 	struct orc_seq *seq;
 	int32_t *prompt;             /* [n_prompt] */
 	uint32_t n_prompt;
-	uint32_t fed;                /* prompt tokens evaluated so far */
+	uint32_t fed;                /* prompt tokens evaluated so far (cached ones included) */
+	uint32_t n_cached;           /* prompt tokens served from the prefix cache */
 	uint32_t n_gen;
 	uint64_t t_admit_us, t_first_us, t_last_us;
 	struct slot *next;

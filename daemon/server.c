@@ -25,6 +25,14 @@
 #define SWEEP_MS 500
 #define PEER_GROUPS_MAX 256
 
+/* ---- the device ---- */
+
+void orc_server_device(struct orc_server *s, struct orc_device_info *ret)
+{
+	if (!orc_registry_device(s->reg, ret))
+		*ret = s->device;
+}
+
 /* ---- connections ---- */
 
 struct orc_conn *orc_server_conn(struct orc_server *s, uint64_t conn_id)

@@ -47,6 +47,7 @@ struct orc_server {
 	struct orc_sched *sched;
 	struct orc_loader *loader;
 	struct orc_metrics metrics;
+	struct orc_device_info device;   /* as found at startup (orc_device_query); zero when unknown */
 
 	struct orc_conn **conns;    /* [conns_cap] slots; a connection id is (generation << 32 | slot) */
 	uint32_t conns_cap;
@@ -84,8 +85,12 @@ void orc_server_drain(struct orc_server *s);
 void orc_server_check_drained(struct orc_server *s);
 /* Re-read orcd.conf (SIGHUP). */
 void orc_server_reload(struct orc_server *s);
-/* The backend in use: that of a resident model, else the configured one. */
+/* The backend in use: that of a resident model, else the one found at
+ * startup, else the configured one. */
 const char *orc_server_backend_name(struct orc_server *s);
+/* The device models run on: that of a resident model (memory as of now),
+ * else as found at startup. */
+void orc_server_device(struct orc_server *s, struct orc_device_info *ret);
 /* Update the STATUS= line (and send READY=1 once preloads are resident). */
 void orc_server_notify_status(struct orc_server *s);
 

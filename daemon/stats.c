@@ -27,6 +27,7 @@ static void put(struct orc_stat *v, unsigned *n, const char *name, const char *h
 unsigned orc_stats_collect(struct orc_server *s, struct orc_stat *v)
 {
 	const struct orc_metrics *m = &s->metrics;
+	struct orc_device_info dev;
 	uint64_t budget = orc_registry_budget(s->reg);
 	uint32_t queued = orc_registry_n_queued(s->reg);
 	unsigned n = 0;
@@ -45,7 +46,8 @@ unsigned orc_stats_collect(struct orc_server *s, struct orc_stat *v)
 	    m->requests_canceled);
 	put(v, &n, ORC_CTR_REQUESTS_BUSY, "Requests refused because a queue was full.", true,
 	    m->requests_busy);
-	put(v, &n, ORC_CTR_TOKENS_IN, "Prompt tokens evaluated.", true, m->tokens_in);
+	put(v, &n, ORC_CTR_TOKENS_IN, "Prompt tokens, those from the prefix cache included.", true,
+	    m->tokens_in);
 	put(v, &n, ORC_CTR_TOKENS_OUT, "Tokens generated.", true, m->tokens_out);
 	put(v, &n, ORC_CTR_TOKENS_CACHED, "Prompt tokens served from the prefix cache.", true,
 	    m->tokens_cached);
@@ -66,6 +68,11 @@ unsigned orc_stats_collect(struct orc_server *s, struct orc_stat *v)
 		put(v, &n, ORC_CTR_MEM_BUDGET, "Memory budget for models, bytes.", false, budget);
 	put(v, &n, ORC_CTR_MEM_USED, "Memory held by models, bytes.", false,
 	    orc_registry_mem_used(s->reg));
+	orc_server_device(s, &dev);
+	if (dev.gpu && dev.mem_total) {
+		put(v, &n, ORC_CTR_GPU_MEM_TOTAL, "GPU memory, bytes.", false, dev.mem_total);
+		put(v, &n, ORC_CTR_GPU_MEM_FREE, "GPU memory free, bytes.", false, dev.mem_free);
+	}
 	return n;
 }
 

@@ -46,7 +46,10 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.backend, ORC_BACKEND_AUTO);
 	ck_assert_uint_eq(c.max_connections, ORC_MAX_CONNECTIONS_DEFAULT);
 	ck_assert_uint_eq(c.mem_budget_pct, 90);
+	ck_assert(c.prefix_cache);
 	ck_assert_int_eq(c.keep_alive_ms, 5 * 60 * 1000);
+	ck_assert_int_eq(c.handshake_timeout_ms, 10000);   /* orcd.conf(5) */
+	ck_assert_int_eq(c.frame_timeout_ms, 30000);
 	ck_assert_int_eq(c.n_allowed_uids, 0);
 	ck_assert_int_eq(orc_conf_load(&c, "/nonexistent/orcd.conf", true, NULL), 0);
 	ck_assert_int_eq(orc_conf_load(&c, "/nonexistent/orcd.conf", false, NULL), -ENOENT);
@@ -70,14 +73,18 @@ START_TEST(full_file)
 		     "max_queued = 5\n"
 		     "max_context = 2048\n"
 		     "max_tokens = 100\n"
+		     "default_max_tokens = 50\n"
 		     "max_sequences = 8\n"
 		     "prefill_chunk = 32\n"
+		     "prefix_cache = off\n"
 		     "allowed_users = root, 12345\n"
 		     "allowed_groups = 0\n"
 		     "keep_alive = 2m\n"
 		     "memory_budget = 1536M\n"
 		     "log_level = debug\n"
 		     "drain_timeout = 3s\n"
+		     "handshake_timeout = 1s\n"
+		     "frame_timeout = 1500ms\n"
 		     "metrics_file = /tmp/m.prom\n"
 		     "metrics_interval = 500ms\n"
 		     "[model a]\n"
@@ -97,8 +104,10 @@ START_TEST(full_file)
 	ck_assert_uint_eq(c.max_queued, 5);
 	ck_assert_uint_eq(c.max_context, 2048);
 	ck_assert_uint_eq(c.max_tokens, 100);
+	ck_assert_uint_eq(c.default_max_tokens, 50);
 	ck_assert_uint_eq(c.max_sequences, 8);
 	ck_assert_uint_eq(c.prefill_chunk, 32);
+	ck_assert(!c.prefix_cache);
 	ck_assert_uint_eq(c.n_allowed_uids, 2);
 	ck_assert_uint_eq(c.allowed_uids[0], 0);
 	ck_assert_uint_eq(c.allowed_uids[1], 12345);
@@ -108,6 +117,8 @@ START_TEST(full_file)
 	ck_assert_uint_eq(c.mem_budget_pct, 0);
 	ck_assert_int_eq(c.log_level, 7);
 	ck_assert_int_eq(c.drain_timeout_ms, 3000);
+	ck_assert_int_eq(c.handshake_timeout_ms, 1000);
+	ck_assert_int_eq(c.frame_timeout_ms, 1500);
 	ck_assert_str_eq(c.metrics_file, "/tmp/m.prom");
 	ck_assert_int_eq(c.metrics_interval_ms, 500);
 	ck_assert_int_eq(orc_conf_keep_alive(&c, "a"), ORC_KEEP_ALIVE_FOREVER);
@@ -138,7 +149,10 @@ START_TEST(errors_name_the_line)
 		{ "allowed_users = no-such-user-orcd-test\n", "no user" },
 		{ "allowed_groups = no-such-group-orcd-test\n", "no group" },
 		{ "log_level = loud\n", "log_level" },
+		{ "prefix_cache = maybe\n", "prefix_cache" },
 		{ "drain_timeout = forever\n", "drain_timeout" },
+		{ "handshake_timeout = 10ms\n", "handshake_timeout" },
+		{ "frame_timeout = 2h\n", "frame_timeout" },
 		{ "metrics_interval = 1ms\n", "metrics_interval" },
 	};
 

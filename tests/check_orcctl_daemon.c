@@ -106,8 +106,9 @@ static void answer_generate(int fd, const struct orc_msg *q)
 	send_msg(fd, &m);
 	orc_msg_init(&m, ORC_MSG_FINAL, q->id);
 	m.u.final = (struct orc_msg_final){ .stop = ORC_WIRE_STOP_EOG, .text = S("!"),
-					    .prompt_tokens = 2, .gen_tokens = 2, .queue_us = 1000,
-					    .prompt_us = 2000, .gen_us = 4000, .ttft_us = 3000 };
+					    .prompt_tokens = 2, .cached_tokens = 1, .gen_tokens = 2,
+					    .queue_us = 1000, .prompt_us = 2000, .gen_us = 4000,
+					    .ttft_us = 3000 };
 	send_msg(fd, &m);
 }
 
@@ -310,7 +311,7 @@ START_TEST(test_generate_json)
 	pthread_mutex_unlock(&seen_lock);
 	ck_assert_msg(strstr(out, "{\"prompt_ids\":[1,2],\"ids\":[10,11],\"text\":\"Hello!\","
 			     "\"stop_reason\":\"eos\",\"timings\":{\"prompt_tokens\":2,"
-			     "\"generated_tokens\":2,\"queue_ms\":1,\"prompt_ms\":2,\"ttft_ms\":3,"
+			     "\"generated_tokens\":2,\"cached_prompt_tokens\":1,\"queue_ms\":1,\"prompt_ms\":2,\"ttft_ms\":3,"
 			     "\"decode_ms\":4,\"total_ms\":7,") == out, "%s", out);
 }
 END_TEST

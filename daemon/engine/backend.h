@@ -144,9 +144,15 @@ struct orc_backend_ops {
 		       void *dst, uint64_t size, struct orc_err *err);
 	/* REQUIRED. Wait for every enqueued op; return the sticky error. */
 	int (*synchronize)(struct orc_backend *be, struct orc_err *err);
-	/* OPTIONAL. Free and total bytes of device memory. Default: unknown (the
+	/* OPTIONAL. Free and total bytes of the memory this backend places
+	 * buffers in (device memory; the host's RAM for the CPU backend); 0 and
+	 * 0 when they cannot be read. Any thread may call it, also while ops
+	 * run (orc_model_get_device_info, status). Default: unknown (the
 	 * caller treats it as unlimited and relies on buf_alloc failing). */
 	void (*mem_info)(struct orc_backend *be, uint64_t *ret_free, uint64_t *ret_total);
+	/* OPTIONAL. The device's name ("NVIDIA H100 80GB HBM3"; the CPU's
+	 * model name), NUL-terminated in buf[size]. Any thread. Default: "". */
+	void (*device_name)(struct orc_backend *be, char *buf, size_t size);
 
 	/* ---- step capture ---- */
 	/* OPTIONAL (both or neither). The ops between step_begin and step_end form
@@ -248,6 +254,15 @@ int orc_backend_cuda_new(const struct orc_backend_opts *opts, struct orc_backend
  * or "" so the caller can log it once). */
 int orc_backend_new(enum orc_backend_kind kind, const struct orc_backend_opts *opts, struct orc_backend **ret,
 		    char *ret_fallback_msg, size_t fallback_len, struct orc_err *err);
+
+/* The device a backend runs on (device.c): name and memory through the
+ * optional members above; gpu is set for every backend but the CPU's. */
+void orc_backend_describe(struct orc_backend *be, struct orc_device_info *ret);
+/* The host's RAM (/proc/meminfo: MemAvailable, MemTotal; 0 and 0 when
+ * unreadable) and CPU model name (/proc/cpuinfo; "" when absent), for
+ * backends whose memory is the host's. */
+void orc_host_mem_info(uint64_t *ret_free, uint64_t *ret_total);
+void orc_host_cpu_name(char *buf, size_t size);
 
 static inline void orc_backend_free(struct orc_backend *be)
 {

@@ -10,7 +10,7 @@ tests_check_jsonr_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(UN
 TESTS += tests/check_jsonr
 
 daemon_engine_libengine_la_SOURCES += \
-	daemon/engine/backend.h daemon/engine/backend.c daemon/engine/backend_view.c \
+	daemon/engine/backend.h daemon/engine/backend.c daemon/engine/backend_view.c daemon/engine/device.c \
 	daemon/engine/threadpool.h daemon/engine/threadpool.c \
 	daemon/engine/cpu_kernels.h daemon/engine/cpu_kernels.c daemon/engine/cpu_kernels_avx2.c \
 	daemon/engine/backend_cpu_impl.h daemon/engine/backend_cpu.c \
@@ -32,6 +32,12 @@ tests_check_engine_SOURCES = tests/check_engine.c tests/engine_testutil.c tests/
 tests_check_engine_CFLAGS = $(TEST_CFLAGS)
 tests_check_engine_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS) -lm
 TESTS += tests/check_engine
+
+check_PROGRAMS += tests/check_device
+tests_check_device_SOURCES = tests/check_device.c
+tests_check_device_CFLAGS = $(TEST_CFLAGS)
+tests_check_device_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(UNISTRING_LIBS) -lm
+TESTS += tests/check_device
 
 # prefix reuse of the KV cache (kvcache.c, engine.c) and orc_gen_attach
 check_PROGRAMS += tests/check_prefix

@@ -386,6 +386,18 @@ static void cpu_free(struct orc_backend *be)
 	free(be);
 }
 
+static void cpu_mem_info(struct orc_backend *be, uint64_t *ret_free, uint64_t *ret_total)
+{
+	(void)be;
+	orc_host_mem_info(ret_free, ret_total);
+}
+
+static void cpu_device_name(struct orc_backend *be, char *buf, size_t size)
+{
+	(void)be;
+	orc_host_cpu_name(buf, size);
+}
+
 static const struct orc_backend_ops cpu_ops = {
 	.name = "cpu",
 	.free = cpu_free,
@@ -395,7 +407,8 @@ static const struct orc_backend_ops cpu_ops = {
 	.buf_set = cpu_buf_set,
 	.buf_get = cpu_buf_get,
 	.synchronize = cpu_synchronize,
-	.mem_info = NULL,
+	.mem_info = cpu_mem_info,
+	.device_name = cpu_device_name,
 	.step_begin = NULL,
 	.step_end = NULL,
 	.get_rows = cpu_op_get_rows,

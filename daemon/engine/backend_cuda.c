@@ -210,6 +210,11 @@ static int cu_synchronize(struct orc_backend *be, struct orc_err *err)
 
 /* ---- the table ---- */
 
+static void cu_device_name(struct orc_backend *be, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", cu_ctx(be)->name);
+}
+
 static void cu_free(struct orc_backend *be);
 
 static const struct orc_backend_ops cuda_ops = {
@@ -222,6 +227,7 @@ static const struct orc_backend_ops cuda_ops = {
 	.buf_get = cu_buf_get,
 	.synchronize = cu_synchronize,
 	.mem_info = cu_mem_info,
+	.device_name = cu_device_name,
 	.step_begin = cu_step_begin,
 	.step_end = cu_step_end,
 	.get_rows = cu_op_get_rows,

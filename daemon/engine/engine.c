@@ -137,15 +137,22 @@ int orc_model_load(const char *path, const struct orc_model_opts *opts, struct o
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return orc_err_set(err, -ENOMEM, "out of memory");
-	if ((rc = orc_gguf_open(path, &m->gguf, err)) != 0 ||
+	if ((rc = orc_gguf_open_read(path, o->copy_file ? ORC_GGUF_COPY : ORC_GGUF_MMAP, &m->gguf,
+				     err)) != 0 ||
 	    (rc = orc_model_desc_new(m->gguf, &m->desc, err)) != 0 ||
 	    (rc = orc_tok_new(m->gguf, &m->tok, err)) != 0 ||
 	    (rc = choose_ctx(m, o, err)) != 0 || (rc = alloc_host(m, err)) != 0 ||
 	    (rc = build_backend(m, o, err)) != 0) {
+		/* the GGUF reader's messages already name the file */
+		if (m->gguf)
+			orc_err_prefix(err, "%s", path);
 		orc_model_free(m);
-		orc_err_prefix(err, "%s: ", path);
 		return rc;
 	}
+	/* the CPU backend computes from the file's bytes in place; the others
+	 * hold their own copy of the weights now */
+	if (strcmp(m->be->ops->name, "cpu") != 0)
+		orc_gguf_drop_tensor_data(m->gguf);
 	*ret = m;
 	return 0;
 }
@@ -184,6 +191,11 @@ const char *orc_model_backend_note(const struct orc_model *m) { return m->backen
 int orc_model_n_threads(const struct orc_model *m) { return orc_backend_cpu_threads(m->be); }
 uint32_t orc_model_n_ctx(const struct orc_model *m) { return m->n_ctx; }
 uint32_t orc_model_n_vocab(const struct orc_model *m) { return m->desc->hp.n_vocab; }
+
+void orc_model_get_device_info(const struct orc_model *m, struct orc_device_info *ret)
+{
+	orc_backend_describe(m->be, ret);
+}
 
 void orc_model_get_mem(const struct orc_model *m, struct orc_model_mem *ret)
 {

@@ -34,6 +34,10 @@ struct orc_model_opts {
 	void *progress_user;
 	uint32_t n_batch;              /* most tokens per forward pass (larger evals are split
 	                                * into passes, with the same results); 0 = 512 */
+	bool copy_file;                /* read() the file into memory instead of mapping it
+	                                * (orcd: a file truncated later cannot raise SIGBUS;
+	                                * see ORC_GGUF_COPY). Other backends than the CPU keep
+	                                * only the metadata of the copy after the upload. */
 };
 
 int orc_model_load(const char *path, const struct orc_model_opts *opts,
@@ -55,6 +59,28 @@ struct orc_model_mem {
 	uint64_t weights, kv_cache, scratch;   /* bytes on the backend's memory */
 };
 void orc_model_get_mem(const struct orc_model *m, struct orc_model_mem *ret);
+
+/* ---- the device ----
+ * What a backend runs on: the GPU, or the host's CPU and RAM. The memory is
+ * the one that models are placed in (VRAM, or RAM), as the backend reports
+ * it (backend.h, mem_info; for RAM, /proc/meminfo's MemTotal and
+ * MemAvailable). */
+struct orc_device_info {
+	const char *backend;       /* "cpu", "cuda" (static) */
+	char name[128];            /* the GPU's name, or the CPU's model name; "" unknown */
+	bool gpu;                  /* the memory is a GPU's */
+	uint64_t mem_total;        /* bytes; 0: unknown */
+	uint64_t mem_free;         /* bytes free now (RAM: MemAvailable); 0 when unknown */
+};
+
+/* Describe the device that a model loaded with `kind` would run on (AUTO:
+ * CUDA when it starts, else the CPU). Starts the backend briefly, so with
+ * CUDA this initialises it in the calling process (never fork after). CUDA
+ * without a usable GPU: -ENODEV with the reason. */
+int orc_device_query(enum orc_backend_kind kind, struct orc_device_info *ret, struct orc_err *err);
+/* The device of a loaded model, with its memory as of now. Any thread may
+ * call it, also while another evaluates. */
+void orc_model_get_device_info(const struct orc_model *m, struct orc_device_info *ret);
 
 /* A sequence: -EBUSY when n_seq_max are already open. */
 int orc_seq_new(struct orc_model *m, struct orc_seq **ret, struct orc_err *err);

@@ -1,20 +1,18 @@
-/* gguf.c -- GGUF v2/v3 parser: maps the file and validates the header,
- * every metadata value and the tensor table before anything is used,
- * building the hash tables and array indexes that gguf_get.c serves from.
+/* gguf.c -- GGUF v2/v3 parser: validates the header, every metadata value
+ * and the tensor table of a file's bytes (gguf_file.c gets them) before
+ * anything is used, building the hash tables and array indexes that
+ * gguf_get.c serves from.
  * Assumes a little-endian host (x86-64, aarch64); multi-byte fields are
  * read with memcpy, never through a cast pointer. Library code. */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "gguf_impl.h"
 
@@ -527,7 +525,7 @@ static int place_tensors(struct parser *ps)
 			return t_fail(ps, t, i, "data outside the file (starts at %" PRIu64 " + %" PRIu64
 				      ", %" PRIu64 " bytes, file is %" PRIu64 " bytes)", g->data_offset,
 				      t->offset, t->size, g->size);
-		t->data = g->base + t->file_offset;
+		t->data = end <= g->buf_len ? g->base + t->file_offset : NULL;
 	}
 	if (n < 2)
 		return 0;
@@ -594,7 +592,11 @@ static int parse_all(struct parser *ps)
 
 /* ---- open / free ---- */
 
-int orc_gguf_open_mem(const void *data, size_t size, struct orc_gguf **ret, struct orc_err *err)
+/* Parse `size` bytes at `data`, the first bytes of a file of `file_size`
+ * bytes (equal for a whole file). Tensors whose data lies past the buffer
+ * get data = NULL. On success the handle owns nothing of `data` yet. */
+int orc_gguf_parse(const void *data, size_t size, uint64_t file_size, struct orc_gguf **ret,
+		   struct orc_err *err)
 {
 	static const uint8_t empty[1];
 	struct orc_gguf *g = calloc(1, sizeof(*g));
@@ -604,10 +606,11 @@ int orc_gguf_open_mem(const void *data, size_t size, struct orc_gguf **ret, stru
 	if (!g)
 		return orc_err_set(err, -ENOMEM, "out of memory");
 	g->base = data ? data : empty;
-	g->size = data ? size : 0;
+	g->size = data ? file_size : 0;
+	g->buf_len = data ? size : 0;
 	ps.g = g;
 	ps.p = g->base;
-	ps.size = g->size;
+	ps.size = g->buf_len;
 	ps.err = err;
 	r = parse_all(&ps);
 	if (r < 0) {
@@ -618,45 +621,9 @@ int orc_gguf_open_mem(const void *data, size_t size, struct orc_gguf **ret, stru
 	return 0;
 }
 
-int orc_gguf_open(const char *path, struct orc_gguf **ret, struct orc_err *err)
+int orc_gguf_open_mem(const void *data, size_t size, struct orc_gguf **ret, struct orc_err *err)
 {
-	struct orc_gguf *g = NULL;
-	struct stat st;
-	void *map = NULL;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return orc_err_set(err, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		r = orc_err_set(err, -errno, "%s: %s", path, strerror(errno));
-		close(fd);
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return orc_err_set(err, -EINVAL, "%s: not a regular file", path);
-	}
-	if (st.st_size > 0) {
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED) {
-			r = orc_err_set(err, -errno, "%s: mmap: %s", path, strerror(errno));
-			close(fd);
-			return r;
-		}
-	}
-	close(fd);
-	r = orc_gguf_open_mem(map, (size_t)st.st_size, &g, err);
-	if (r < 0) {
-		if (map)
-			munmap(map, (size_t)st.st_size);
-		orc_err_prefix(err, "%s", path);
-		return r;
-	}
-	g->map = map;
-	g->map_len = (size_t)st.st_size;
-	*ret = g;
-	return 0;
+	return orc_gguf_parse(data, size, size, ret, err);
 }
 
 void orc_gguf_free(struct orc_gguf *g)

@@ -78,8 +78,25 @@ struct orc_gguf_tensor {
 	uint64_t info_offset;      /* of its entry in the tensor table (for messages) */
 };
 
-/* Open and validate a file through mmap. */
+/* How orc_gguf_open_read() gets the bytes (see gguf_file.c).
+ *  MMAP: map the file (offline tools). Reads past the end of a file that is
+ *        truncated while mapped raise SIGBUS: never use it in a server.
+ *  COPY: read() the whole file into anonymous memory. A file truncated or
+ *        replaced later cannot affect the handle; a file that changes while
+ *        it is read gives -EIO. orcd loads models this way.
+ *  META: read() only as much of the start as the header, metadata and tensor
+ *        table need (listing models); every tensor's data is NULL. */
+enum orc_gguf_read { ORC_GGUF_MMAP, ORC_GGUF_COPY, ORC_GGUF_META };
+
+/* Open and validate a file through mmap (ORC_GGUF_MMAP). */
 int orc_gguf_open(const char *path, struct orc_gguf **ret, struct orc_err *err);
+int orc_gguf_open_read(const char *path, enum orc_gguf_read how, struct orc_gguf **ret,
+		       struct orc_err *err);
+/* After a backend has copied the weights elsewhere: give the tensor data of
+ * a COPY handle back to the system (whole pages past the data offset);
+ * every tensor's data becomes NULL. A no-op for other handles. Not
+ * thread-safe: call it before the handle is shared. */
+void orc_gguf_drop_tensor_data(struct orc_gguf *g);
 /* Parse a caller-owned buffer (tests, fuzzing); it must outlive the handle. */
 int orc_gguf_open_mem(const void *data, size_t size, struct orc_gguf **ret, struct orc_err *err);
 void orc_gguf_free(struct orc_gguf *g);  /* NULL is a no-op */

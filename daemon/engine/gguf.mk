@@ -2,7 +2,8 @@
 # the GGUF parser, the ggml type table and dequantization, the model
 # description, the GGUF writer used by tests and tools, and their suites.
 daemon_engine_libengine_la_SOURCES += \
-	daemon/engine/gguf.h daemon/engine/gguf_impl.h daemon/engine/gguf.c daemon/engine/gguf_get.c \
+	daemon/engine/gguf.h daemon/engine/gguf_impl.h daemon/engine/gguf.c daemon/engine/gguf_file.c \
+	daemon/engine/gguf_get.c \
 	daemon/engine/quant.h daemon/engine/quant.c \
 	daemon/engine/model_desc.h daemon/engine/model_desc.c
 
@@ -42,3 +43,11 @@ tests_check_gguf_malformed_SOURCES = tests/check_gguf_malformed.c
 tests_check_gguf_malformed_CFLAGS = $(TEST_CFLAGS) $(GGUFW_CFLAGS)
 tests_check_gguf_malformed_LDADD = $(GGUFW_LIBS) $(ENGINE_LIBS) $(TEST_LDADD)
 TESTS += tests/check_gguf_malformed
+
+# how the bytes are read (mmap, read() copy, tables only) and files that
+# change underneath (SIGBUS safety, loads that fail half way)
+check_PROGRAMS += tests/check_gguf_file
+tests_check_gguf_file_SOURCES = tests/check_gguf_file.c
+tests_check_gguf_file_CFLAGS = $(TEST_CFLAGS) $(GGUFW_CFLAGS)
+tests_check_gguf_file_LDADD = $(GGUFW_LIBS) $(ENGINE_LIBS) $(TEST_LDADD)
+TESTS += tests/check_gguf_file

@@ -27,10 +27,12 @@ struct arr_impl {
 };
 
 struct orc_gguf {
-	const uint8_t *base;     /* the file */
-	uint64_t size;
-	void *map;               /* NULL for orc_gguf_open_mem() */
+	const uint8_t *base;     /* the file, or its first buf_len bytes */
+	uint64_t size;           /* of the file */
+	uint64_t buf_len;        /* bytes at base (== size unless ORC_GGUF_READ_META) */
+	void *map;               /* NULL for orc_gguf_open_mem(); else munmap'ed by free */
 	size_t map_len;
+	bool private_copy;       /* map is anonymous memory holding a read() copy */
 	uint32_t version;
 	uint64_t alignment;
 	uint64_t data_offset;
@@ -41,6 +43,10 @@ struct orc_gguf {
 	uint64_t kv_mask, t_mask;
 	struct arena_chunk *arena;
 };
+
+/* Parse the first `size` bytes of a file of `file_size` bytes (gguf.c). */
+int orc_gguf_parse(const void *data, size_t size, uint64_t file_size, struct orc_gguf **ret,
+		   struct orc_err *err);
 
 /* Bytes of one scalar element; 0 for string and array. */
 extern const uint8_t orc_gguf_vtype_size[ORC_GGUF_VTYPE_COUNT];

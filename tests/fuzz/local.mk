@@ -5,3 +5,4 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 include $(srcdir)/tests/fuzz/gguf.mk
 include $(srcdir)/tests/fuzz/tokenizer.mk
 include $(srcdir)/tests/fuzz/proto.mk
+include $(srcdir)/tests/fuzz/chat_template.mk

@@ -3,13 +3,17 @@
  * plus a "raw" mode that sends malformed bytes and reports what orcd did.
  *
  *   orcd-client -S SOCK gen -m MODEL [-p PROMPT] [-t TEMP] [-s SEED] [-n MAX]
- *                   [--chat] [--cancel-after K] [--die-after K] [--logprobs K]
+ *                   [--chat] [--system FILE] [--cancel-after K] [--die-after K]
+ *                   [--logprobs K] (--system: a chat with FILE as the system message)
  *       prints the generated text on stdout and "stop=NAME prompt=P gen=G"
- *       on stderr; exit 0 on a final, 1 on an error reply (printed as
- *       "error NAME: message"), 3 on a broken connection
+ *       and "cached=C" (prompt tokens from the prefix cache) on stderr;
+ *       exit 0 on a final, 1 on an error reply (printed as "error NAME:
+ *       message"), 3 on a broken connection
  *   orcd-client -S SOCK status | list | show M | load M [KEEPALIVE_S] | unload M
  *   orcd-client -S SOCK tokenize M TEXT | detokenize M ID...
  *   orcd-client -S SOCK raw CASE    (see raw_cases below; prints the outcome)
+ *   orcd-client -S SOCK rawname load|gen NAME   a request naming the model NAME
+ *       as given (no client-side check); prints the outcome as raw does
  *   orcd-client -S SOCK idle SECONDS   connect, hello, wait
  *   orcd-client -S SOCK mid -m MODEL -n N -B FILE [-c CHUNK]
  *       one connection, two requests: a generation of N tokens, and after
@@ -175,18 +179,23 @@ static int print_error(const struct orc_msg *m)
 
 /* ---- gen ---- */
 
+static char *read_file(const char *path, size_t *ret_len);
+
 static int cmd_gen(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "chat", no_argument, NULL, 'c' }, { "cancel-after", required_argument, NULL, 'C' },
 		{ "die-after", required_argument, NULL, 'D' }, { "logprobs", required_argument, NULL, 'L' },
 		{ "count", required_argument, NULL, 'k' }, { "ids", no_argument, NULL, 'I' },
-		{ "prompt-logprobs", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
+		{ "prompt-logprobs", required_argument, NULL, 'P' },
+		{ "system", required_argument, NULL, 'Y' }, { NULL, 0, NULL, 0 },
 	};
-	const char *model = NULL, *prompt = "";
+	const char *model = NULL, *prompt = "", *system_file = NULL;
+	char *system = NULL;
+	size_t system_len = 0;
 	long cancel_after = -1, die_after = -1, n_tok = 0;
 	bool ids = false;
-	struct orc_chat_msg chat;
+	struct orc_chat_msg chat[2];
 	struct orc_msg m;
 	int c, fd, rc = 3;
 
@@ -204,6 +213,7 @@ static int cmd_gen(int argc, char **argv)
 		case 'L': m.u.generate.has |= ORC_GEN_HAS_LOGPROBS; m.u.generate.logprobs = (uint32_t)atol(optarg); break;
 		case 'P': m.u.generate.has |= ORC_GEN_HAS_PROMPT_LOGPROBS; m.u.generate.prompt_logprobs = (uint32_t)atol(optarg); break;
 		case 'I': ids = true; break;
+		case 'Y': system_file = optarg; m.u.generate.has |= ORC_GEN_HAS_MESSAGES; break;
 		default: return 2;
 		}
 	}
@@ -211,10 +221,17 @@ static int cmd_gen(int argc, char **argv)
 		return 2;
 	m.u.generate.model = S(model);
 	if (m.u.generate.has & ORC_GEN_HAS_MESSAGES) {
-		chat.role = ORC_ROLE_USER;
-		chat.content = S(prompt);
-		m.u.generate.messages = &chat;
-		m.u.generate.n_messages = 1;
+		uint32_t n = 0;
+
+		if (system_file) {
+			system = read_file(system_file, &system_len);
+			chat[n].role = ORC_ROLE_SYSTEM;
+			chat[n++].content = (struct orc_str){ system, (uint32_t)system_len };
+		}
+		chat[n].role = ORC_ROLE_USER;
+		chat[n++].content = S(prompt);
+		m.u.generate.messages = chat;
+		m.u.generate.n_messages = n;
 	} else {
 		m.u.generate.has |= ORC_GEN_HAS_PROMPT;
 		m.u.generate.prompt = S(prompt);
@@ -267,6 +284,7 @@ static int cmd_gen(int argc, char **argv)
 			fwrite(r.u.final.text.s, 1, r.u.final.text.len, stdout);
 			fprintf(stderr, "stop=%s prompt=%u gen=%u\n", orc_wire_stop_name(r.u.final.stop),
 				r.u.final.prompt_tokens, r.u.final.gen_tokens);
+			fprintf(stderr, "cached=%u\n", r.u.final.cached_tokens);
 			rc = 0;
 			orc_msg_clear(&r);
 			break;
@@ -278,6 +296,7 @@ static int cmd_gen(int argc, char **argv)
 		orc_msg_clear(&r);
 	}
 	close(fd);
+	free(system);
 	return rc;
 }
 
@@ -321,6 +340,8 @@ static int request(struct orc_msg *m)
 		case ORC_MSG_TEXT: fwrite(r.u.text.text.s, 1, r.u.text.text.len, stdout); break;
 		case ORC_MSG_STATUS_RESULT:
 			printf("backend %s\n", r.u.status.backend.s);
+			if (r.u.status.gpu.len)
+				printf("gpu %.*s\n", (int)r.u.status.gpu.len, r.u.status.gpu.s);
 			for (uint32_t i = 0; i < r.u.status.n_counters; i++)
 				printf("%s %llu\n", r.u.status.counters[i].name.s,
 				       (unsigned long long)r.u.status.counters[i].value);
@@ -509,6 +530,16 @@ static int cmd_raw(const char *name)
 		send_frame(fd, "\x82\xa4type\x18\xa2id\x00", 11);
 		outcome(fd, 1);
 		return 0;
+	} else if (!strcmp(name, "half-frame-hang")) {   /* half a frame, then silence */
+		fd = handshake();
+		put_be32(buf, 100);
+		write_all(fd, buf, 10);
+		outcome(fd, 1);
+		return 0;
+	} else if (!strcmp(name, "silent")) {            /* connect, never say hello */
+		fd = connect_raw();
+		outcome(fd, 1);
+		return 0;
 	} else if (!strcmp(name, "truncated-eof")) {
 		fd = handshake();
 		put_be32(buf, 100);
@@ -521,6 +552,34 @@ static int cmd_raw(const char *name)
 		return 2;
 	}
 	outcome(fd, 2);
+	return 0;
+}
+
+/* A load (or generate) request naming a model by the raw string NAME,
+ * past the client-side name check: prints orcd's outcome. */
+static int cmd_rawname(const char *kind, const char *name)
+{
+	static const uint8_t load_head[] = { 0x83, 0xa4, 't', 'y', 'p', 'e', 0x14, 0xa2, 'i', 'd', 0x05,
+					     0xa5, 'm', 'o', 'd', 'e', 'l' };
+	uint8_t buf[512], model[300];
+	size_t len = strlen(name), n;
+	int fd;
+
+	if (len > 255)
+		return 2;
+	model[0] = 0xd9;                      /* str 8 */
+	model[1] = (uint8_t)len;
+	memcpy(model + 2, name, len);
+	if (!strcmp(kind, "gen")) {
+		n = generate_with_model(buf, model, len + 2);
+	} else {
+		memcpy(buf, load_head, sizeof(load_head));
+		memcpy(buf + sizeof(load_head), model, len + 2);
+		n = sizeof(load_head) + len + 2;
+	}
+	fd = handshake();
+	send_frame(fd, buf, (uint32_t)n);
+	outcome(fd, 1);
 	return 0;
 }
 
@@ -719,6 +778,8 @@ int main(int argc, char **argv)
 		return finish(cmd_gen(argc, argv));
 	if (!strcmp(argv[0], "raw") && argc > 1)
 		return cmd_raw(argv[1]);
+	if (!strcmp(argv[0], "rawname") && argc > 2)
+		return finish(cmd_rawname(argv[1], argv[2]));
 	if (!strcmp(argv[0], "idle") && argc > 1)
 		return cmd_idle(atoi(argv[1]));
 	if (!strcmp(argv[0], "mid"))
