@@ -64,7 +64,7 @@ enum occ_stop {
 	OCC_STOP_CONTEXT  = 5,   /* context full */
 	OCC_STOP_SHUTDOWN = 6,   /* the daemon is stopping */
 };
-const char *occ_stop_name(enum occ_stop s);   /* "eog", "length", ... */
+const char *occ_stop_name(enum occ_stop s);   /* "eos", "length", ... */
 
 /* ---- connections ---- */
 #define OCC_DEFAULT_SOCKET "/run/orcd/orcd.sock"

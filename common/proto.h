@@ -66,7 +66,7 @@
  * error UNSUPPORTED_VERSION and closes. Anything else first is BAD_REQUEST
  * and the connection is closed. A hello must arrive within
  * ORC_HANDSHAKE_TIMEOUT_MS.
- *   hello    0x01  "version" uint (ORC_PROTO_VERSION), "client" str (name/version, <= 128)
+ *   hello    0x01  "version" uint (ORC_PROTO_VERSION), "client" str (name/version, <= ORC_PROTO_STR_MAX bytes)
  *   welcome  0x02  "version" uint, "server" str (orcd version), "backend" str (in use),
  *                  "backends" [str] (built in), "frame_max" uint, "inflight_max" uint
  *                  (requests in flight per connection), "max_tokens" uint,
