@@ -3,7 +3,6 @@
  * each is resident. */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 #include "daemon.h"
@@ -25,24 +24,14 @@ static void usage(FILE *out)
 
 int cmd_models(int argc, char **argv, const struct orcctl_global *g)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	bool json = g->json;
+	bool json;
 	occ_model_list *l;
 	occ_conn *c;
 	enum occ_status s;
-	int ch, rc;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (ch == 'j') json = true;
-		else if (ch == 'h') { usage(stdout); return ORCCTL_EXIT_OK; }
-		else { usage(stderr); return ORCCTL_EXIT_USAGE; }
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return ORCCTL_EXIT_USAGE;
-	}
+	if ((rc = orcctl_parse_json_only(argc, argv, g, usage, &json)) >= 0)
+		return rc;
 	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
 		return rc;
 	if ((s = occ_models(c, &l)) != OCC_OK) {

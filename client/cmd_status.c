@@ -3,7 +3,6 @@
  * memory; see orcd-protocol(7)) and its models with their queues. */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 #include "daemon.h"
@@ -78,24 +77,14 @@ static void print_text(const occ_stats *st)
 
 int cmd_status(int argc, char **argv, const struct orcctl_global *g)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	bool json = g->json;
+	bool json;
 	occ_stats *st;
 	occ_conn *c;
 	enum occ_status s;
-	int ch, rc;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (ch == 'j') json = true;
-		else if (ch == 'h') { usage(stdout); return ORCCTL_EXIT_OK; }
-		else { usage(stderr); return ORCCTL_EXIT_USAGE; }
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return ORCCTL_EXIT_USAGE;
-	}
+	if ((rc = orcctl_parse_json_only(argc, argv, g, usage, &json)) >= 0)
+		return rc;
 	if ((rc = orcctl_connect(CMD, g, &c)) != ORCCTL_EXIT_OK)
 		return rc;
 	if ((s = occ_server_status(c, &st)) != OCC_OK) {

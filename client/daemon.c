@@ -1,6 +1,8 @@
 /* daemon.c -- helpers of orcctl's daemon-side commands (see daemon.h). */
 #include "config.h"
 
+#include <getopt.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -204,4 +206,25 @@ void orcctl_json_model(struct jsonw *w, const occ_model *m)
 		jsonw_uint(w, occ_model_get(m, nums[i].f));
 	}
 	jsonw_obj_end(w);
+}
+
+int orcctl_parse_json_only(int argc, char **argv, const struct orcctl_global *g,
+			   void (*usage)(FILE *out), bool *ret_json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	*ret_json = g->json;
+	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (ch == 'j') *ret_json = true;
+		else if (ch == 'h') { usage(stdout); return ORCCTL_EXIT_OK; }
+		else { usage(stderr); return ORCCTL_EXIT_USAGE; }
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return ORCCTL_EXIT_USAGE;
+	}
+	return -1;
 }

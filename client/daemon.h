@@ -5,6 +5,7 @@
 #define ORCCTL_DAEMON_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "occlient.h"
@@ -22,6 +23,13 @@ int orcctl_exit_for(enum occ_status s);
 
 /* Print "orcctl CMD: NAME: detail" on stderr and return the exit code. */
 int orcctl_fail(const char *cmd, occ_conn *c, enum occ_status s);
+
+/* Options of a command that takes only --json and --help and no operands.
+ * Returns -1 to go on, with *ret_json set (from -j or the global --json),
+ * or the exit code to return (after --help, or a usage error). */
+int orcctl_parse_json_only(int argc, char **argv, const struct orcctl_global *g,
+			   void (*usage)(FILE *out), bool *ret_json);
+
 
 /* "1,2,3", "1 2 3" or "[1, 2, 3]" (any mix of commas, blanks and brackets)
  * -> ids (malloc'ed). Returns ORCCTL_EXIT_OK, or an exit code after saying

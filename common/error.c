@@ -35,6 +35,15 @@ int orc_err_prefix(struct orc_err *err, const char *fmt, ...)
 	return err->code;
 }
 
+bool orc_err_set_first_v(struct orc_err *err, int code, const char *fmt, va_list ap)
+{
+	if (!err || err->code != 0)
+		return false;
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	return false;
+}
+
 void orc_err_clear(struct orc_err *err)
 {
 	if (!err)

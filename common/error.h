@@ -7,6 +7,8 @@
 #ifndef ORC_ERROR_H
 #define ORC_ERROR_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define ORC_ERR_MSG_MAX 512
@@ -26,6 +28,12 @@ int orc_err_prefix(struct orc_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 void orc_err_clear(struct orc_err *err);
+
+/* Keep the FIRST error: record one only while none is recorded (for
+ * asynchronous work whose failure is reported later, e.g. a backend's
+ * enqueued ops). Always returns false, for `return x_fail(...)`. */
+bool orc_err_set_first_v(struct orc_err *err, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* The message, or strerror(-code) when none was recorded. Never NULL. */
 const char *orc_err_msg(const struct orc_err *err);

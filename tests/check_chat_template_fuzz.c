@@ -3,7 +3,6 @@
  * through the harness body, in the normal and the sanitizer builds. */
 #include "config.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,30 +11,7 @@
 
 START_TEST(replay_corpus)
 {
-	const char *src = getenv("ORC_SRCDIR");
-	char dir[4096], path[4400];
-	struct dirent *e;
-	size_t n_files = 0;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/chat_template", src ? src : "..");
-	d = opendir(dir);
-	ck_assert_msg(d != NULL, "cannot open %s", dir);
-	while ((e = readdir(d))) {
-		size_t len;
-		char *data;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		data = orc_test_read_file(path, &len);
-		ck_assert_ptr_nonnull(data);
-		ck_assert_msg(orc_fuzz_chat_template_one((const uint8_t *)data, len) == 0, "%s", e->d_name);
-		free(data);
-		n_files++;
-	}
-	closedir(d);
-	ck_assert_uint_ge(n_files, 17);    /* the seeds */
+	ck_assert_uint_ge(orc_test_replay_corpus("chat_template", orc_fuzz_chat_template_one), 17);    /* the seeds */
 }
 END_TEST
 

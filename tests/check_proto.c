@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <dirent.h>
 
 #include "frame.h"
 #include "fuzz_proto.h"
@@ -710,30 +709,7 @@ END_TEST
  * replayed here, in the normal and the sanitizer builds. */
 START_TEST(test_replay_fuzz_corpus)
 {
-	const char *src = getenv("ORC_SRCDIR");
-	char dir[4096], path[4400];
-	struct dirent *e;
-	size_t n_files = 0;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/proto", src ? src : "..");
-	d = opendir(dir);
-	ck_assert_msg(d != NULL, "cannot open %s", dir);
-	while ((e = readdir(d))) {
-		size_t len;
-		char *data;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		data = orc_test_read_file(path, &len);
-		ck_assert_ptr_nonnull(data);
-		ck_assert_msg(orc_fuzz_proto_one((const uint8_t *)data, len) == 0, "%s", e->d_name);
-		free(data);
-		n_files++;
-	}
-	closedir(d);
-	ck_assert_uint_ge(n_files, 44);    /* the seeds: 22 messages, raw and framed */
+	ck_assert_uint_ge(orc_test_replay_corpus("proto", orc_fuzz_proto_one), 44);    /* the seeds: 22 messages, raw and framed */
 }
 END_TEST
 

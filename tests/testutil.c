@@ -1,6 +1,7 @@
 /* testutil.c -- helpers shared by the libcheck suites (see testutil.h). */
 #include "config.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,34 @@ char *orc_test_read_file(const char *path, size_t *ret_len)
 out:
 	fclose(f);
 	return buf;
+}
+
+size_t orc_test_replay_corpus(const char *name, int (*one)(const uint8_t *data, size_t len))
+{
+	const char *src = getenv("ORC_SRCDIR");
+	char dir[4096], path[4400];
+	struct dirent *e;
+	size_t n_files = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", src ? src : "..", name);
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "cannot open %s", dir);
+	while ((e = readdir(d))) {
+		size_t len;
+		char *data;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		data = orc_test_read_file(path, &len);
+		ck_assert_ptr_nonnull(data);
+		ck_assert_msg(one((const uint8_t *)data, len) == 0, "%s/%s", name, e->d_name);
+		free(data);
+		n_files++;
+	}
+	closedir(d);
+	return n_files;
 }
 
 int orc_test_run(Suite *s)

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define ORC_TEST_SKIP 77
 
@@ -20,6 +21,9 @@ void orc_test_require_shared(void);
 bool orc_test_have_shared(void);
 /* Read a whole file; returns malloc'ed bytes (NUL-terminated) or NULL. */
 char *orc_test_read_file(const char *path, size_t *ret_len);
+/* Feed every file of tests/fuzz/corpus/NAME (under $ORC_SRCDIR) to a fuzz
+ * harness body, asserting that each returns 0; returns the number of files. */
+size_t orc_test_replay_corpus(const char *name, int (*one)(const uint8_t *data, size_t len));
 /* Run one suite; returns 0 when every test passed (use as main's result). */
 int orc_test_run(Suite *s);
 

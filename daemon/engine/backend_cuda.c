@@ -20,11 +20,8 @@ bool cu_fail(struct cu_ctx *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (c->err.code != 0)
-		return false;
-	c->err.code = code;
 	va_start(ap, fmt);
-	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	orc_err_set_first_v(&c->err, code, fmt, ap);
 	va_end(ap);
 	return false;
 }
