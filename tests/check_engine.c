@@ -93,30 +93,8 @@ END_TEST
 /* stories260K from BOS, free-running greedy: the golden text byte for byte. */
 START_TEST(stories_golden_text)
 {
-	struct orc_model *m;
-	struct orc_seq *s;
-	struct orc_err err = { 0 };
-	int32_t ids[256] = { 1 };
-	char *golden, *text = NULL;
-	size_t len = 0;
-	float *logits;
-
 	orc_test_require_shared();
-	golden = orc_test_read_file(orc_test_shared("models/stories260K.golden.txt"), NULL);
-	ck_assert_ptr_nonnull(golden);
-	m = load("stories260K", 2, 256, 1, 0);
-	logits = malloc(sizeof(float) * orc_model_n_vocab(m));
-	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
-	for (int k = 0; k < 255; k++) {
-		orc_test_eval1(m, s, &ids[k], 1, false, logits);
-		ids[k + 1] = orc_sampler_argmax(logits, orc_model_n_vocab(m));
-	}
-	ck_assert_int_eq(orc_tok_decode(orc_model_get_tok(m), ids + 1, 255, 0, &text, &len, &err), 0);
-	ck_assert_msg(strcmp(text, golden) == 0, "generated:\n%s\ngolden:\n%s", text, golden);
-	free(text);
-	free(golden);
-	free(logits);
-	orc_model_free(m);
+	orc_test_check_golden_greedy(load("stories260K", 2, 256, 1, 0));
 }
 END_TEST
 

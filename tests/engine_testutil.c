@@ -7,8 +7,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine_testutil.h"
+#include "sampler.h"
 #include "testutil.h"
 
 void orc_test_ref_load(const char *name, struct orc_test_ref *r)
@@ -71,4 +73,30 @@ double orc_test_position_error(const struct orc_jsonr *p, const float *l, uint32
 		e = fmax(e, fabs(l[(uint32_t)id] - orc_jsonr_num(orc_jsonr_at(pair, 1), NAN)));
 	}
 	return e;
+}
+
+void orc_test_check_golden_greedy(struct orc_model *m)
+{
+	struct orc_seq *s;
+	struct orc_err err = { 0 };
+	int32_t ids[256] = { 1 };
+	char *golden, *text = NULL;
+	size_t len = 0;
+	float *logits;
+
+	golden = orc_test_read_file(orc_test_shared("models/stories260K.golden.txt"), NULL);
+	ck_assert_ptr_nonnull(golden);
+	logits = malloc(sizeof(float) * orc_model_n_vocab(m));
+	ck_assert_ptr_nonnull(logits);
+	ck_assert_int_eq(orc_seq_new(m, &s, &err), 0);
+	for (int k = 0; k < 255; k++) {
+		orc_test_eval1(m, s, &ids[k], 1, false, logits);
+		ids[k + 1] = orc_sampler_argmax(logits, orc_model_n_vocab(m));
+	}
+	ck_assert_int_eq(orc_tok_decode(orc_model_get_tok(m), ids + 1, 255, 0, &text, &len, &err), 0);
+	ck_assert_msg(strcmp(text, golden) == 0, "generated:\n%s\ngolden:\n%s", text, golden);
+	free(text);
+	free(golden);
+	free(logits);
+	orc_model_free(m);
 }

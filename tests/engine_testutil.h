@@ -34,6 +34,10 @@ void orc_test_eval1(struct orc_model *m, struct orc_seq *s, const int32_t *ids, 
 		    float *logits);
 /* Largest difference between the logits l [n_vocab] and reference position
  * p: over its top list and its log-sum-exp. */
+/* stories260K (already loaded as m) from BOS, free-running greedy for 255
+ * steps: the text must equal models/stories260K.golden.txt byte for byte.
+ * Frees m. */
+void orc_test_check_golden_greedy(struct orc_model *m);
 double orc_test_position_error(const struct orc_jsonr *p, const float *l, uint32_t n_vocab);
 
 #endif
