@@ -92,6 +92,7 @@ static void set_params(const struct orc_sched *s, const struct orc_job *j, uint3
 	 * chosen token's own value); gen only needs to hand over every prompt
 	 * position's logits when prompt log-probabilities are asked for. */
 	p->logprobs = 0;
+	p->host_logits = j->logprobs >= 0;
 	p->prompt_logprobs = j->prompt_logprobs >= 0 ? 1 : 0;
 	p->prefill_chunk = s->cur.prefill_chunk;
 	p->reuse_prefix = s->cur.prefix_cache;

@@ -113,14 +113,32 @@ __device__ __forceinline__ void at_update(at_state<DL> &st, float s, int nv, int
 #pragma unroll
 	for (int i = 0; i < DL; i++)
 		st.acc[i] = __fmul_rn(st.acc[i], corr);
-	for (int j = 0; j < nv; j++) {
-		float pj = __shfl_sync(0xffffffffu, p, j);
-		auto vr = vrow(j);
+	/* V rows in groups of 8, loaded before use (the loads overlap); the
+	 * fma chain is the same as one key at a time */
+	for (int j0 = 0; j0 < nv; j0 += 8) {
+		float vv[8][DL];
 #pragma unroll
-		for (int i = 0; i < DL; i++) {
-			int d = lane + 32 * i;
-			if (d < hd)
-				st.acc[i] = fmaf(pj, at_ld(vr + d), st.acc[i]);
+		for (int jj = 0; jj < 8; jj++) {
+			if (j0 + jj < nv) {
+				auto vr = vrow(j0 + jj);
+#pragma unroll
+				for (int i = 0; i < DL; i++) {
+					int d = lane + 32 * i;
+					vv[jj][i] = d < hd ? at_ld(vr + d) : 0.0f;
+				}
+			}
+		}
+#pragma unroll
+		for (int jj = 0; jj < 8; jj++) {
+			if (j0 + jj >= nv)
+				break;
+			float pj = __shfl_sync(0xffffffffu, p, j0 + jj);
+#pragma unroll
+			for (int i = 0; i < DL; i++) {
+				int d = lane + 32 * i;
+				if (d < hd)
+					st.acc[i] = fmaf(pj, vv[jj][i], st.acc[i]);
+			}
 		}
 	}
 }

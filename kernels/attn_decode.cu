@@ -90,14 +90,22 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_decode(orc_k_attn a, ad_ws 
 		return;
 	__threadfence();
 	if (active) {
-		at_state<DL> run, cs;
-		for (int cc = 0; cc < n_chunks; cc++) {
-			cs.m = __ldcg(ws.ml + (base + cc) * 2);
-			cs.l = __ldcg(ws.ml + (base + cc) * 2 + 1);
+		/* chunk states in groups of 4, loaded before they are folded (in order) */
+		at_state<DL> run, cs[4];
+		for (int c0 = 0; c0 < n_chunks; c0 += 4) {
 #pragma unroll
-			for (int i = 0; i < DL; i++)
-				cs.acc[i] = lane + 32 * i < hd ? __ldcg(ws.o + (base + cc) * hd + lane + 32 * i) : 0.0f;
-			at_fold(run, cs, cc == 0);
+			for (int q = 0; q < 4; q++) {
+				const int cc = c0 + q < n_chunks ? c0 + q : c0;
+				cs[q].m = __ldcg(ws.ml + (base + cc) * 2);
+				cs[q].l = __ldcg(ws.ml + (base + cc) * 2 + 1);
+#pragma unroll
+				for (int i = 0; i < DL; i++)
+					cs[q].acc[i] = lane + 32 * i < hd ? __ldcg(ws.o + (base + cc) * hd + lane + 32 * i) : 0.0f;
+			}
+#pragma unroll
+			for (int q = 0; q < 4; q++)
+				if (c0 + q < n_chunks)
+					at_fold(run, cs[q], c0 + q == 0);
 		}
 		at_write(run, a.out + (int64_t)t * a.ldo + h * hd, hd);
 	}

@@ -7,8 +7,11 @@
  * fma chain, scaled per block format; the 128 partials are reduced by warp
  * butterflies and then warps 0..3 in order. That order depends on K and the
  * type alone, never on how many columns or rows a launch covers, so a
- * sequence gets bit-identical results alone or in any batch. */
+ * sequence gets bit-identical results alone or in any batch.
+ * Products the tensor cores can take (mm.cuh: F16, Q8_0, Q4_0 with K a
+ * multiple of 32) go to mm.cu instead, for every batch size alike. */
 #include "kcommon.cuh"
+#include "mm.cuh"
 
 #define GEMV_THREADS 128
 #define GEMV_WARPS (GEMV_THREADS / 32)
@@ -382,6 +385,8 @@ extern "C" cudaError_t orc_k_gemv_multi(const struct orc_k_gemv *a, int n, cudaS
 	p.accumulate = a->accumulate;
 	if (a->ncols == 0)
 		return cudaSuccess;
+	if (orc_k_mm_usable(a->wtype, a->K))
+		return orc_k_mm_multi(a, n, stream);
 	switch (a->wtype) {
 	case ORC_KT_F32: launch_t<ORC_KT_F32>(p, stream); break;
 	case ORC_KT_F16: launch_t<ORC_KT_F16>(p, stream); break;

@@ -98,7 +98,7 @@ cudaError_t orc_k_rope_kv(const struct orc_k_rope_kv *a, const struct orc_k_rope
  * partial results are folded in order. So a token's output is bit-identical
  * whichever kernel ran it and whatever else was in the batch. */
 #define ORC_K_HEAD_DIM_MAX 256
-#define ORC_K_ATTN_CHUNK 256
+#define ORC_K_ATTN_CHUNK 64
 struct orc_k_attn {
 	const float *q; int ldq;            /* [n_tok, ldq], head h at h * head_dim */
 	const void *k, *v; int kv_type;     /* cache rows, F32 or F16 */
@@ -146,7 +146,16 @@ struct orc_k_gemv {
 	const void *w2;            /* SWIGLU's up rows [K, N] (same type), or NULL */
 	const float *bias2;        /* their bias, or NULL */
 	int accumulate;            /* y += result (residual) */
+	void *ws;                  /* device scratch of ws_bytes, or NULL: with at least
+	                            * orc_k_mm_ws_bytes(), a tensor-core product of a few
+	                            * dozen columns prepares x there once (faster; the
+	                            * same bits either way). One product at a time per
+	                            * buffer (stream order). */
+	size_t ws_bytes;
 };
+/* Scratch a product of ncols columns of K of weight type wtype can use (see
+ * orc_k_gemv.ws); 0 when it uses none. */
+size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
 /* Each output element is reduced in one fixed order that depends on K and
  * the weight type only: never on ncols, N or the launch. */
 cudaError_t orc_k_gemv(const struct orc_k_gemv *a, cudaStream_t stream);
@@ -172,6 +181,11 @@ cudaError_t orc_k_convert(void *out, int otype, const void *w, int wtype, int64_
 			  int64_t row_len, cudaStream_t stream);
 
 /* ---- sampling (sample.cu) ---- */
+/* out[r] = the id of the largest logit of row r (the lowest id on a tie),
+ * or -1 when the row holds a NaN or +inf or only -inf: the sampler's
+ * greedy pick, so that only ids cross to the host. */
+cudaError_t orc_k_argmax(const float *logits, int ld, int n_vocab, int n_rows, int32_t *out,
+			 cudaStream_t stream);
 #define ORC_K_TOPK_MAX 1024
 #define ORC_K_LOGPROBS_MAX 20
 struct orc_k_sample_params {

@@ -351,3 +351,91 @@ extern "C" cudaError_t orc_k_sample(const float *logits, int ld, int n_vocab, in
 	k_sample<<<n_rows, SM_THREADS, 0, stream>>>(logits, ld, n_vocab, params, res);
 	return cudaGetLastError();
 }
+
+/* ---- greedy ---- */
+
+/* (v, i) beats (bv, bi): larger, or equal and a lower id; ids < 0 are empty. */
+__device__ __forceinline__ bool am_better(float v, int i, float bv, int bi)
+{
+	return bi < 0 || (i >= 0 && (v > bv || (v == bv && i < bi)));
+}
+
+/* grid n_rows, block SM_THREADS */
+__global__ void __launch_bounds__(SM_THREADS) k_argmax(const float *logits, int ld, int n_vocab, int32_t *out)
+{
+	__shared__ float sv[SM_WARPS];
+	__shared__ int si[SM_WARPS], sbad;
+	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+	const float *row = logits + (int64_t)blockIdx.x * ld;
+	float bv = 0.0f;
+	int bi = -1, bad = 0;
+
+	if (tid == 0)
+		sbad = 0;
+	auto see = [&](float v, int i) {
+		if (isnan(v) || v == INFINITY)
+			bad = 1;
+		else if (v != -INFINITY && am_better(v, i, bv, bi))
+			bv = v, bi = i;
+	};
+	int done = 0;
+	if ((uintptr_t)row % 16 == 0) {
+		/* 4 float4 loads in flight per thread; the visiting order does not
+		 * matter (ties go to the lower id) */
+		const int n4 = n_vocab / 4;
+		const float4 *r4 = (const float4 *)row;
+		for (int b = 0; b < n4; b += 4 * SM_THREADS) {
+			float4 v[4];
+#pragma unroll
+			for (int u = 0; u < 4; u++) {
+				int j = b + u * SM_THREADS + tid;
+				v[u] = j < n4 ? r4[j] : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+			}
+#pragma unroll
+			for (int u = 0; u < 4; u++) {
+				int i = 4 * (b + u * SM_THREADS + tid);
+				see(v[u].x, i), see(v[u].y, i + 1), see(v[u].z, i + 2), see(v[u].w, i + 3);
+			}
+		}
+		done = 4 * n4;
+	}
+	for (int i = done + tid; i < n_vocab; i += SM_THREADS)
+		see(row[i], i);
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) {
+		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+		if (am_better(ov, oi, bv, bi))
+			bv = ov, bi = oi;
+	}
+	__syncthreads();
+	if (bad)
+		sbad = 1;
+	if (lane == 0)
+		sv[warp] = bv, si[warp] = bi;
+	__syncthreads();
+	if (warp != 0)
+		return;
+	bv = sv[lane];
+	bi = si[lane];
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) {
+		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+		if (am_better(ov, oi, bv, bi))
+			bv = ov, bi = oi;
+	}
+	if (lane == 0)
+		out[blockIdx.x] = sbad ? -1 : bi;
+}
+
+extern "C" cudaError_t orc_k_argmax(const float *logits, int ld, int n_vocab, int n_rows, int32_t *out,
+				    cudaStream_t stream)
+{
+	if (n_vocab <= 0 || n_rows < 0 || ld < n_vocab || !out)
+		return cudaErrorInvalidValue;
+	if (n_rows == 0)
+		return cudaSuccess;
+	k_argmax<<<n_rows, SM_THREADS, 0, stream>>>(logits, ld, n_vocab, out);
+	return cudaGetLastError();
+}

@@ -322,13 +322,18 @@ START_TEST(test_gemv_types)
 }
 END_TEST
 
-/* Column j of a batch of n equals the same column computed alone, bit for bit. */
+/* Column j of a batch of n equals the same column computed alone, bit for
+ * bit: for every type, activation and fused norm, with K of one slice and of
+ * several (mm.cu folds slices of 256), and batches that take each kernel
+ * (up to 128 columns the decode kernels, beyond the prefill one). */
 START_TEST(test_gemv_batch_invariance)
 {
 	ct_seed(15);
-	for (int ti = 0; ti < N_TYPES; ti++) {
-		int type = all_types[ti], blk = orc_k_type_block(type);
-		const int K = blk == 256 ? 768 : 224, N = 50, maxc = 64, ldx = K, ldy = N;
+	for (int ti = 0; ti < 2 * N_TYPES; ti++) {
+		int type = all_types[ti % N_TYPES], blk = orc_k_type_block(type);
+		const bool big = ti >= N_TYPES;
+		const int K = big ? (blk == 256 ? 1280 : 1056) : blk == 256 ? 768 : 224;
+		const int N = big ? 86 : 50, maxc = big ? 200 : 64, ldx = K, ldy = N;
 		for (int act = 0; act < 3; act++) {
 			size_t wb;
 			void *w = ct_rand_weights(type, N, K, 0.5f, &wb);
@@ -338,15 +343,34 @@ START_TEST(test_gemv_batch_invariance)
 			float *d_y = ct_alloc((size_t)maxc * N * 4);
 			float *alone = malloc((size_t)N * 4), *batch = malloc((size_t)maxc * N * 4);
 			int n_out = act == ORC_K_ACT_SWIGLU ? N / 2 : N;
-			int sizes[] = {2, 3, 8, 9, 17, 32, 64};
+			int sizes[] = {2, 3, 8, 9, 17, 32, 64, 129, 200};
 			for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 				int n = sizes[si];
+				if (n > maxc)
+					break;
 				struct orc_k_gemv a = {.w = d_w, .wtype = type, .K = K, .N = N, .x = d_x, .ldx = ldx,
 						       .ncols = n, .y = d_y, .ldy = ldy, .norm_w = d_nw, .norm_eps = 1e-6f,
 						       .act = act};
 				CT_OK(orc_k_gemv(&a, 0));
 				ct_get(batch, d_y, (size_t)n * N * 4);
-				for (int j = 0; j < n; j += (j < 4 ? 1 : 7)) {
+				/* with scratch for the prepared activations: the same bits */
+				size_t wsb = orc_k_mm_ws_bytes(type, K, n);
+				if (wsb) {
+					float *prep = malloc((size_t)n * N * 4);
+					struct orc_k_gemv b = a;
+					b.ws = ct_alloc(wsb);
+					b.ws_bytes = wsb;
+					CT_OK(orc_k_gemv(&b, 0));
+					ct_get(prep, d_y, (size_t)n * N * 4);
+					for (int j = 0; j < n; j++)
+						ck_assert_msg(memcmp(prep + (size_t)j * N, batch + (size_t)j * N,
+								     (size_t)n_out * 4) == 0,
+							      "type %d act %d: column %d of %d differs with scratch",
+							      type, act, j, n);
+					ct_free(b.ws);
+					free(prep);
+				}
+				for (int j = 0; j < n; j += (j < 4 ? 1 : n > 64 ? 23 : 7)) {
 					struct orc_k_gemv b = a;
 					b.x = d_x + (size_t)j * ldx;
 					b.ncols = 1;
@@ -905,6 +929,36 @@ START_TEST(test_sample)
 }
 END_TEST
 
+/* The device argmax: the largest logit, the lowest id on a tie; -1 for a
+ * row with a NaN or +inf, or with only -inf. */
+START_TEST(test_argmax)
+{
+	const int n = 151936, rows = 6;
+	float *l = rand_vec((size_t)rows * n, -5, 5);
+	int32_t out[6], want[6];
+
+	ct_seed(31);
+	l[0 * n + 100] = 9.0f;                                      /* plain maximum */
+	l[1 * n + 70000] = 9.5f, l[1 * n + 3] = 9.5f;               /* tie: the lower id */
+	l[2 * n + 5] = NAN, l[2 * n + 6] = 99.0f;                   /* NaN */
+	l[3 * n + n - 1] = INFINITY;                                /* +inf */
+	for (int i = 0; i < n; i++)
+		l[4 * n + i] = -INFINITY;                           /* all -inf */
+	for (int i = 0; i < n; i++)
+		l[5 * n + i] = i == 12345 ? -1.0f : -INFINITY;      /* one finite */
+	want[0] = 100, want[1] = 3, want[2] = -1, want[3] = -1, want[4] = -1, want[5] = 12345;
+	float *d_l = ct_dup(l, sizeof(float) * rows * n);
+	int32_t *d_o = ct_alloc(sizeof(out));
+	CT_OK(orc_k_argmax(d_l, n, n, rows, d_o, 0));
+	ct_get(out, d_o, sizeof(out));
+	for (int r = 0; r < rows; r++)
+		ck_assert_msg(out[r] == want[r], "row %d: argmax %d, want %d", r, out[r], want[r]);
+	ck_assert_int_eq(orc_k_argmax(d_l, n - 1, n, rows, d_o, 0), cudaErrorInvalidValue);
+	ct_free(d_l); ct_free(d_o);
+	free(l);
+}
+END_TEST
+
 static Suite *cuda_kernels_suite(void)
 {
 	Suite *s = suite_create("cuda_kernels");
@@ -921,6 +975,7 @@ static Suite *cuda_kernels_suite(void)
 	tcase_add_test(tc, test_convert);
 	tcase_add_test(tc, test_attention);
 	tcase_add_test(tc, test_sample);
+	tcase_add_test(tc, test_argmax);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -172,7 +172,9 @@ START_TEST(prefill_chunking_and_threads)
 END_TEST
 
 /* Sequence A decoded alone, then again batched with B and C (other prompts,
- * other positions, prefill and decode mixed): A's logits are the same bits. */
+ * other positions, prefill and decode mixed): A's logits are the same bits.
+ * A also asks for the engine's greedy id, which is the sampler's argmax of
+ * its logits; C asks for the id alone (no logits) while decoding. */
 START_TEST(batch_invariance)
 {
 	const char *name = models[_i];
@@ -203,14 +205,20 @@ START_TEST(batch_invariance)
 	ck_assert_int_eq(orc_seq_new(m, &a, &err), 0);
 	orc_test_eval1(m, c, r.greedy, 3, false, lc);       /* C is ahead before A starts */
 	for (int k = -1; k < 10; k++) {
+		int32_t ida = -2, idc = -2;
 		struct orc_eval_item it[3] = {
 			{ .seq = b, .ids = r.greedy + 5, .n = k < 0 ? 7 : 1, .logits = lb, .logits_all = k < 0 },
-			{ .seq = a, .ids = k < 0 ? r.prompt : &r.greedy[k], .n = k < 0 ? na : 1, .logits = la },
-			{ .seq = c, .ids = &r.greedy[(k + 3) % 10], .n = 1, .logits = lc },
+			{ .seq = a, .ids = k < 0 ? r.prompt : &r.greedy[k], .n = k < 0 ? na : 1, .logits = la,
+			  .argmax = &ida },
+			{ .seq = c, .ids = &r.greedy[(k + 3) % 10], .n = 1, .logits = k < 0 ? lc : NULL,
+			  .argmax = k < 0 ? NULL : &idc },
 		};
 		ck_assert_msg(orc_model_eval(m, it, 3, &err) == 0, "%s", err.msg);
 		ck_assert_msg(memcmp(la, alone + (size_t)(k + 1) * nv, sizeof(float) * nv) == 0,
 			      "%s: step %d of A differs when batched", name, k);
+		ck_assert_int_eq(ida, orc_sampler_argmax(la, nv));
+		if (k >= 0)
+			ck_assert_msg(idc >= 0 && (uint32_t)idc < nv, "%s: step %d: C's greedy id %d", name, k, idc);
 	}
 	free(alone);
 	free(la);

@@ -325,8 +325,9 @@ END_TEST
 /* ---- stop conditions with hand-made logits ---- */
 
 /* Drive a generation on `m` choosing the given ids one by one (a logit of 10
- * on the wanted id, 0 elsewhere, greedy); returns the events' texts joined
- * with '|' between steps. */
+ * on the wanted id, 0 elsewhere, greedy; or, where the generation asks for
+ * the engine's greedy id instead of logits, that id); returns the events'
+ * texts joined with '|' between steps. */
 static void drive(struct orc_model *m, struct orc_gen_params *p, const int32_t *want, size_t n,
 		  char *out, size_t cap, enum orc_stop_reason *ret_reason, size_t *ret_steps)
 {
@@ -342,8 +343,13 @@ static void drive(struct orc_model *m, struct orc_gen_params *p, const int32_t *
 		struct orc_gen_event ev;
 		ck_assert_int_eq(orc_gen_next_input(g, &it), 0);
 		ck_assert_uint_lt(k, n);
-		memset(it.logits, 0, (size_t)nv * sizeof(float));
-		it.logits[want[k]] = 10.0f;
+		if (it.argmax) {
+			ck_assert_ptr_null(it.logits);
+			*it.argmax = want[k];
+		} else {
+			memset(it.logits, 0, (size_t)nv * sizeof(float));
+			it.logits[want[k]] = 10.0f;
+		}
 		ck_assert_int_eq(orc_gen_feed_logits(g, it.logits, &ev, &err), 0);
 		ck_assert(ev.has_token);
 		ck_assert_int_eq(ev.id, want[k]);

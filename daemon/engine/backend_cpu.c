@@ -250,6 +250,22 @@ static void cpu_softmax(struct orc_backend *be, const struct orc_tensor *x, cons
 	run_rows(&j, x->ne0);
 }
 
+static void argmax_row(const struct rows_job *j, uint32_t r)
+{
+	((int32_t *)trow(j->out, 0))[r] = orc_argmax_row(trow(j->a, r), j->a->ne0);
+}
+
+static void cpu_argmax(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out)
+{
+	struct rows_job j = { .c = cpu_ctx(be), .row = argmax_row, .a = x, .out = out };
+
+	if (!cpu_check(j.c, "argmax", "x", x, ORC_TYPE_F32, 0, 0) ||
+	    !cpu_check(j.c, "argmax", "out", out, ORC_TYPE_I32, x->ne1, 1))
+		return;
+	j.n_rows = x->ne1;
+	run_rows(&j, x->ne0);
+}
+
 static void cpu_set_rows(struct orc_backend *be, const struct orc_tensor *src,
 			 const struct orc_tensor *idx, const struct orc_tensor *dst)
 {
@@ -419,6 +435,7 @@ static const struct orc_backend_ops cpu_ops = {
 	.swiglu = cpu_swiglu,
 	.gelu = cpu_gelu,
 	.softmax = cpu_softmax,
+	.argmax = cpu_argmax,
 };
 
 static int alloc_scratch(struct cpu_ctx *c, struct orc_err *err)

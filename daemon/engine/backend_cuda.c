@@ -238,6 +238,7 @@ static const struct orc_backend_ops cuda_ops = {
 	.swiglu = cu_op_swiglu,
 	.gelu = cu_op_gelu,
 	.softmax = cu_op_softmax,
+	.argmax = cu_op_argmax,
 };
 
 static void cu_free(struct orc_backend *be)
@@ -256,6 +257,8 @@ static void cu_free(struct orc_backend *be)
 		free(c->recs);
 		if (c->attn_ws)
 			cudaFree(c->attn_ws);
+		if (c->mm_ws)
+			cudaFree(c->mm_ws);
 		if (c->dflag)
 			cudaFree(c->dflag);
 		if (c->hflag)

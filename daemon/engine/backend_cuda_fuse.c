@@ -94,7 +94,7 @@ static int reads(const struct cu_rec *r, int *slots)
 	case CU_ROPE: slots[n++] = 0; slots[n++] = 1; break;
 	case CU_SET_ROWS: slots[n++] = 0; slots[n++] = 1; slots[n++] = 2; break;  /* dst partly kept */
 	case CU_ATTN: for (int i = 0; i < 6; i++) slots[n++] = i; break;
-	case CU_GELU: case CU_SOFTMAX: slots[n++] = 0; break;
+	case CU_GELU: case CU_SOFTMAX: case CU_ARGMAX: slots[n++] = 0; break;
 	}
 	return n;
 }
@@ -105,7 +105,7 @@ static int writes_whole(const struct cu_rec *r)
 	case CU_GET_ROWS: case CU_ADD: case CU_RMS: case CU_SWIGLU: return 2;
 	case CU_MATMUL: case CU_LN: return 3;
 	case CU_ATTN: return 6;
-	case CU_GELU: case CU_SOFTMAX: return 1;
+	case CU_GELU: case CU_SOFTMAX: case CU_ARGMAX: return 1;
 	default: return -1;   /* rope writes what it reads; set_rows some rows */
 	}
 }
@@ -317,6 +317,7 @@ size_t cu_run(struct cu_ctx *c, const struct cu_rec *recs, size_t i, size_t n)
 	case CU_SWIGLU: cu_run_swiglu(c, r); break;
 	case CU_GELU: cu_run_gelu(c, r); break;
 	case CU_SOFTMAX: cu_run_softmax(c, r); break;
+	case CU_ARGMAX: cu_run_argmax(c, r); break;
 	}
 	return m;
 }

@@ -117,6 +117,24 @@ void cu_op_softmax(struct orc_backend *be, const struct orc_tensor *x, const str
 	cu_submit(cu_ctx(be), &r);
 }
 
+void cu_op_argmax(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out)
+{
+	struct cu_rec r = { .k = CU_ARGMAX };
+	put(&r, 0, x), put(&r, 1, out);
+	cu_submit(cu_ctx(be), &r);
+}
+
+void cu_run_argmax(struct cu_ctx *c, const struct cu_rec *r)
+{
+	const struct orc_tensor *x = &r->t[0], *out = &r->t[1];
+
+	if (!cu_check(c, "argmax", "x", x, ORC_TYPE_F32, 0, 0) ||
+	    !cu_check(c, "argmax", "out", out, ORC_TYPE_I32, x->ne1, 1))
+		return;
+	cu_launch(c, orc_k_argmax(cu_ptr(x), (int)cu_ld(x), (int)x->ne0, (int)x->ne1, cu_ptr(out), c->stream),
+		  "argmax");
+}
+
 /* ---- rows ---- */
 
 void cu_run_get_rows(struct cu_ctx *c, const struct cu_rec *r)
@@ -171,9 +189,32 @@ static bool matmul_ok(struct cu_ctx *c, const struct cu_rec *r)
 	return true;
 }
 
+/* Scratch for the tensor-core products' prepared activations (kernels.h,
+ * orc_k_gemv.ws): grown outside captures only (a captured step keeps the
+ * pointer); without it the products take the same bits, only slower. */
+static void mm_ws(struct cu_ctx *c, size_t need)
+{
+	if (need <= c->mm_ws_bytes || c->mode != CU_DIRECT)
+		return;
+	if (c->mm_ws) {
+		if (!CU_OK(c, cudaStreamSynchronize(c->stream)))
+			return;
+		cu_graphs_clear(c);
+		cudaFree(c->mm_ws);
+		c->mm_ws = NULL;
+		c->mm_ws_bytes = 0;
+	}
+	if (cudaMalloc(&c->mm_ws, need) != cudaSuccess) {
+		cudaGetLastError();   /* not fatal: the products run without it */
+		c->mm_ws = NULL;
+		return;
+	}
+	c->mm_ws_bytes = need;
+}
+
 void cu_run_matmul(struct cu_ctx *c, const struct cu_rec *const *g, size_t n)
 {
-	struct orc_k_gemv a[3];
+	struct orc_k_gemv a[3] = { 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		const struct cu_rec *r = g[i];
@@ -188,6 +229,9 @@ void cu_run_matmul(struct cu_ctx *c, const struct cu_rec *const *g, size_t n)
 			.w2 = has(r, 4) ? cu_ptr(&r->t[4]) : NULL, .bias2 = has(r, 5) ? cu_ptr(&r->t[5]) : NULL,
 			.accumulate = r->accumulate };
 	}
+	mm_ws(c, orc_k_mm_ws_bytes(a[0].wtype, a[0].K, a[0].ncols));
+	for (size_t i = 0; i < n; i++)
+		a[i].ws = c->mm_ws, a[i].ws_bytes = c->mm_ws_bytes;
 	cu_launch(c, orc_k_gemv_multi(a, (int)n, c->stream), "matmul");
 }
 

@@ -31,6 +31,7 @@ struct pass_buf {
 	int32_t *ids, *pos, *slots, *tok_seq, *out_idx;  /* [n_batch] */
 	int32_t *table;                                  /* [n_seq_rows, max_blocks] */
 	float **out_ptrs;                                /* [n_batch] */
+	int32_t **out_amax;                              /* [n_batch] */
 	uint32_t *held;                                  /* [n_seq_max] blocks before an eval */
 };
 
@@ -98,10 +99,11 @@ static int alloc_host(struct orc_model *m, struct orc_err *err)
 	pb->tok_seq = malloc(B * sizeof(int32_t));
 	pb->out_idx = malloc(B * sizeof(int32_t));
 	pb->out_ptrs = malloc(B * sizeof(float *));
+	pb->out_amax = malloc(B * sizeof(int32_t *));
 	pb->table = calloc((size_t)m->n_seq_rows * m->max_blocks, sizeof(int32_t));
 	pb->held = calloc(m->n_seq_max, sizeof(uint32_t));
 	if (!m->seqs || !pb->ids || !pb->pos || !pb->slots || !pb->tok_seq || !pb->out_idx ||
-	    !pb->out_ptrs || !pb->table || !pb->held)
+	    !pb->out_ptrs || !pb->out_amax || !pb->table || !pb->held)
 		return orc_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -176,6 +178,7 @@ void orc_model_free(struct orc_model *m)
 	free(m->pb.tok_seq);
 	free(m->pb.out_idx);
 	free(m->pb.out_ptrs);
+	free(m->pb.out_amax);
 	free(m->pb.table);
 	free(m->pb.held);
 	free(m);
@@ -435,9 +438,12 @@ static void build_pass(struct orc_model *m, const struct orc_eval_item *items, s
 			pb->pos[t] = (int32_t)pos;
 			pb->slots[t] = s->blocks[pos / BLOCK] * BLOCK + (int32_t)(pos % BLOCK);
 			pb->tok_seq[t] = (int32_t)row;
-			if (it->logits && (it->logits_all || c->j == it->n - 1)) {
+			const bool last = c->j == it->n - 1;
+			if ((it->logits && (it->logits_all || last)) || (it->argmax && last)) {
 				pb->out_idx[p->n_out] = (int32_t)t;
-				pb->out_ptrs[p->n_out++] = it->logits + (it->logits_all ? (size_t)c->j * n_vocab : 0);
+				pb->out_ptrs[p->n_out] = !it->logits ? NULL
+							 : it->logits + (it->logits_all ? (size_t)c->j * n_vocab : 0);
+				pb->out_amax[p->n_out++] = last ? it->argmax : NULL;
 			}
 		}
 		if (c->j == it->n) {
@@ -452,6 +458,7 @@ static void build_pass(struct orc_model *m, const struct orc_eval_item *items, s
 	p->block_table = pb->table;
 	p->out_idx = pb->out_idx;
 	p->out_logits = pb->out_ptrs;
+	p->out_argmax = pb->out_amax;
 }
 
 int orc_model_eval(struct orc_model *m, struct orc_eval_item *items, size_t n_items,

@@ -136,6 +136,11 @@ struct orc_eval_item {
 	bool logits_all;         /* logits for every one of the n positions, not just the last */
 	float *logits;           /* out, caller-owned: n_vocab floats, or n x n_vocab when logits_all;
 	                          * NULL: no logits (a prompt chunk before the last) */
+	int32_t *argmax;         /* out, or NULL: the greedy id of the last position, picked where
+	                          * the logits are (the GPU), as orc_sampler_argmax() would: the
+	                          * largest logit, the lowest id on a tie; -1 when a logit there
+	                          * is NaN or +inf or all are -inf. With logits NULL, no logits
+	                          * cross to the host at all. */
 };
 
 /* Evaluate all items in one batched pass (split internally into passes of

@@ -27,6 +27,9 @@ struct orc_gen {
 	size_t n_fed;                /* prompt tokens evaluated so far */
 	uint32_t pending;            /* tokens handed out, logits not yet fed */
 	bool pending_all;            /* ... with logits for every position */
+	bool pending_amax;           /* ... with the greedy id instead of logits */
+	bool greedy;                 /* plain greedy: the engine may pick on the device */
+	int32_t amax;                /* the engine's greedy pick */
 	int32_t last;                /* the token to feed in the next decode step */
 
 	struct orc_sampler *smp;
@@ -215,6 +218,11 @@ int orc_gen_new(const struct orc_model *m, const struct orc_gen_params *p,
 	g->k_lp = p->logprobs;
 	g->k_plp = p->prompt_logprobs;
 	g->reuse_prefix = p->reuse_prefix && p->prompt_logprobs == 0;
+	/* Greedy without penalties or logprobs needs no logits on the host: the
+	 * engine's argmax is the sampler's pick (sampler.h, stage 2). */
+	g->greedy = p->sampling.temperature == 0.0f && p->sampling.repeat_penalty == 1.0f &&
+		    p->sampling.presence_penalty == 0.0f && p->sampling.frequency_penalty == 0.0f &&
+		    p->logprobs == 0 && !p->host_logits;
 	if (alloc_buffers(g, p, prompt) < 0) {
 		r = orc_err_set(err, -ENOMEM, "out of memory for a generation");
 		goto fail;
@@ -298,14 +306,21 @@ int orc_gen_next_input(struct orc_gen *g, struct orc_eval_item *item)
 		item->logits_all = g->k_plp > 0;
 		/* A chunk before the last needs logits only for prompt_logprobs. */
 		item->logits = item->logits_all || item->n == left ? g->logits : NULL;
+		item->argmax = NULL;
+		if (g->greedy && !item->logits_all && item->n == left) {
+			item->logits = NULL;
+			item->argmax = &g->amax;
+		}
 	} else {
 		item->ids = &g->last;
 		item->n = 1;
 		item->logits_all = false;
-		item->logits = g->logits;
+		item->logits = g->greedy ? NULL : g->logits;
+		item->argmax = g->greedy ? &g->amax : NULL;
 	}
 	g->pending = item->n;
 	g->pending_all = item->logits_all;
+	g->pending_amax = item->argmax != NULL;
 	return 0;
 }
 
@@ -354,7 +369,19 @@ static int finish_text(struct orc_gen *g, enum orc_stop_reason reason, struct or
 	return 0;
 }
 
-/* Sample from row, record the token, run the stop conditions. */
+/* The next token: the engine's greedy pick (row NULL), or sampled from row. */
+static int pick(struct orc_gen *g, const float *row, int32_t *ret_id, struct orc_err *err)
+{
+	if (row)
+		return orc_sampler_sample(g->smp, row, ret_id, err);
+	if (g->amax < 0 || (uint32_t)g->amax >= g->n_vocab)
+		return orc_err_set(err, -EDOM, "a logit is NaN or +inf, or every logit is -inf");
+	*ret_id = g->amax;
+	return 0;
+}
+
+/* Sample from row (or take the greedy pick), record the token, run the stop
+ * conditions. */
 static int step_token(struct orc_gen *g, const float *row, struct orc_gen_event *ev,
 		      struct orc_err *err)
 {
@@ -363,7 +390,7 @@ static int step_token(struct orc_gen *g, const float *row, struct orc_gen_event 
 	size_t n, k = g->n_ids;
 	int r;
 
-	if ((r = orc_sampler_sample(g->smp, row, &id, err)) < 0 ||
+	if ((r = pick(g, row, &id, err)) < 0 ||
 	    (r = orc_sampler_accept(g->smp, id, err)) < 0)
 		return r;
 	if (grow_ids(g) < 0)
@@ -399,7 +426,7 @@ int orc_gen_feed_logits(struct orc_gen *g, const float *logits, struct orc_gen_e
 {
 	struct orc_gen_event ev = { 0 };
 	size_t text_start = g->text_len;
-	const float *row = logits;
+	const float *row = g->pending_amax ? NULL : logits;
 	uint32_t n = g->pending;
 	int r;
 

@@ -82,6 +82,8 @@ struct orc_gen_params {
 	size_t n_stop;
 	uint32_t logprobs;          /* top-K per generated token, 0..ORC_LOGPROBS_TOP_MAX */
 	uint32_t prompt_logprobs;   /* top-K per prompt position, 0..ORC_LOGPROBS_TOP_MAX */
+	bool host_logits;           /* the caller reads every step's logits itself (its own
+	                             * logprobs): never ask the engine for its argmax instead */
 	uint32_t prefill_chunk;     /* prompt tokens per evaluation; 0 = all at once */
 	bool reuse_prefix;          /* orc_gen_attach reuses cached prompt blocks (default
 	                             * true); never with prompt_logprobs, which need the
@@ -149,16 +151,19 @@ bool orc_gen_done(const struct orc_gen *g);
 int orc_gen_attach(struct orc_gen *g, struct orc_seq *seq, uint32_t *ret_cached,
 		   struct orc_err *err);
 
-/* Fill item->ids, n, logits_all and logits (a buffer owned by g, big enough
+/* Fill item->ids, n, logits_all, logits (a buffer owned by g, big enough
  * for the answer; NULL for a prompt chunk before the last when no
- * prompt_logprobs are wanted) with the next tokens to evaluate; item->seq is
- * left to the caller. -EINVAL when the generation is done or an evaluation
- * is outstanding. */
+ * prompt_logprobs are wanted) and argmax with the next tokens to evaluate;
+ * item->seq is left to the caller. A plain greedy request (temperature 0, no
+ * penalties, no logprobs) asks for the engine's argmax (engine.h) instead of
+ * logits, so that on a GPU only the id crosses to the host; the tokens are
+ * the same. -EINVAL when the generation is done or an evaluation is
+ * outstanding. */
 int orc_gen_next_input(struct orc_gen *g, struct orc_eval_item *item);
 
 /* After the item was evaluated: its logits (item->logits, or a copy laid out
  * the same: n x n_vocab when logits_all, else n_vocab; ignored, and may be
- * NULL, when the item asked for none). */
+ * NULL, when the item asked for none or for the argmax, which g holds). */
 int orc_gen_feed_logits(struct orc_gen *g, const float *logits, struct orc_gen_event *ret_ev,
 			struct orc_err *err);
 

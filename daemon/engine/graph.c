@@ -140,9 +140,10 @@ static void forward_layers(const struct orc_graph *g, const struct pass_views *v
 	}
 }
 
-/* Logits of out_idx[o0 .. o0 + n) into the logits scratch. */
+/* Logits of out_idx[o0 .. o0 + n) into the logits scratch; with amax, their
+ * greedy ids into the I/O buffer too. */
 static void forward_output(const struct orc_graph *g, const struct pass_views *v, uint32_t o0,
-			   uint32_t n)
+			   uint32_t n, bool amax)
 {
 	struct orc_backend *be = g->be;
 	const struct orc_tensor idx = io_i32(g, g->io.off_out + (uint64_t)o0 * 4, n, 1);
@@ -152,6 +153,10 @@ static void forward_output(const struct orc_graph *g, const struct pass_views *v
 	be->ops->get_rows(be, &v->x, &idx, &hid);
 	norm(g, &hid, &g->output_norm, &g->output_norm_b, &hid);
 	be->ops->matmul(be, &g->output, &hid, NULL, &logits);
+	if (amax) {
+		const struct orc_tensor ids = io_i32(g, g->io.off_amax, n, 1);
+		be->ops->argmax(be, &logits, &ids);
+	}
 }
 
 /* ---- one pass ---- */
@@ -192,17 +197,37 @@ static int step_end(const struct orc_graph *g, struct orc_err *err)
 	return 0;
 }
 
-static int fetch_logits(const struct orc_graph *g, const struct orc_graph_pass *p, uint32_t o0,
-			uint32_t n, struct orc_err *err)
+/* Does any of the n output rows from o0 want its greedy id? */
+static bool wants_argmax(const struct orc_graph_pass *p, uint32_t o0, uint32_t n)
+{
+	for (uint32_t i = 0; p->out_argmax && i < n; i++)
+		if (p->out_argmax[o0 + i])
+			return true;
+	return false;
+}
+
+static int fetch_outputs(const struct orc_graph *g, const struct orc_graph_pass *p, uint32_t o0,
+			 uint32_t n, bool amax, struct orc_err *err)
 {
 	const uint64_t row = (uint64_t)g->s.logits.ne0 * 4;
+	int32_t ids[ORC_GRAPH_OUT_GROUP];
+	int rc;
 
 	for (uint32_t i = 0; i < n; i++) {
-		int rc = g->be->ops->buf_get(g->be, g->scratchbuf, g->s.logits.offset + i * row,
-					     p->out_logits[o0 + i], row, err);
+		if (!p->out_logits[o0 + i])
+			continue;
+		rc = g->be->ops->buf_get(g->be, g->scratchbuf, g->s.logits.offset + i * row,
+					 p->out_logits[o0 + i], row, err);
 		if (rc != 0)
 			return rc;
 	}
+	if (!amax)
+		return 0;
+	if ((rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_amax, ids, (uint64_t)n * 4, err)) != 0)
+		return rc;
+	for (uint32_t i = 0; i < n; i++)
+		if (p->out_argmax[o0 + i])
+			*p->out_argmax[o0 + i] = ids[i];
 	return 0;
 }
 
@@ -225,9 +250,10 @@ int orc_graph_eval(struct orc_graph *g, const struct orc_graph_pass *p, struct o
 		return rc;
 	for (uint32_t o0 = 0; o0 < p->n_out; o0 += g->n_out_grp) {
 		uint32_t n = p->n_out - o0 < g->n_out_grp ? p->n_out - o0 : g->n_out_grp;
-		step_begin(g, p->n_tok, p->n_seq, n, 1 + o0 / g->n_out_grp);
-		forward_output(g, &v, o0, n);
-		if ((rc = step_end(g, err)) != 0 || (rc = fetch_logits(g, p, o0, n, err)) != 0)
+		const bool amax = wants_argmax(p, o0, n);
+		step_begin(g, p->n_tok, p->n_seq, n, (1 + o0 / g->n_out_grp) | (amax ? ORC_STEP_ARGMAX : 0));
+		forward_output(g, &v, o0, n, amax);
+		if ((rc = step_end(g, err)) != 0 || (rc = fetch_outputs(g, p, o0, n, amax, err)) != 0)
 			return rc;
 	}
 	return g->be->ops->synchronize(g->be, err);

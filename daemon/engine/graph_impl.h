@@ -6,6 +6,11 @@
 
 #include "graph.h"
 
+/* Logits rows computed per output step (at most). */
+#define ORC_GRAPH_OUT_GROUP 32
+/* Step-key variant bit of an output step that also picks greedy ids. */
+#define ORC_STEP_ARGMAX 0x80000000u
+
 struct graph_layer {
 	struct orc_tensor attn_norm, attn_norm_b;
 	struct orc_tensor wq, wk, wv, wqkv, bq, bk, bv, bqkv, wo, bo;
@@ -29,7 +34,7 @@ struct graph_scratch {
 
 /* Per-pass I32 inputs, one region each in the I/O buffer. */
 struct graph_io {
-	uint64_t off_ids, off_pos, off_slots, off_tok_seq, off_out, off_table;
+	uint64_t off_ids, off_pos, off_slots, off_tok_seq, off_out, off_amax, off_table;
 };
 
 struct orc_graph {

@@ -306,6 +306,7 @@ static int alloc_scratch(struct orc_graph *g, struct orc_err *err)
 	g->io.off_slots = io, io += ALIGN_UP((uint64_t)B * 4, 256);
 	g->io.off_tok_seq = io, io += ALIGN_UP((uint64_t)B * 4, 256);
 	g->io.off_out = io, io += ALIGN_UP((uint64_t)B * 4, 256);
+	g->io.off_amax = io, io += ALIGN_UP((uint64_t)G * 4, 256);
 	g->io.off_table = io, io += (uint64_t)g->o.n_seq_rows * g->o.max_blocks * 4;
 	rc = g->be->ops->buf_alloc(g->be, io, ORC_BUF_IO, &g->iobuf, err);
 	g->mem.scratch = off + io;
@@ -342,7 +343,7 @@ int orc_graph_new(struct orc_backend *be, const struct orc_gguf *gg, const struc
 	g->o = *o;
 	g->n_q = d->hp.n_head * d->hp.head_dim;
 	g->n_kv_dim = d->hp.n_head_kv * d->hp.head_dim;
-	g->n_out_grp = o->n_batch < 32 ? o->n_batch : 32;
+	g->n_out_grp = o->n_batch < ORC_GRAPH_OUT_GROUP ? o->n_batch : ORC_GRAPH_OUT_GROUP;
 	g->layers = calloc(d->hp.n_layer, sizeof(*g->layers));
 	if (!g->layers) {
 		orc_graph_free(g);

@@ -1,12 +1,14 @@
 /* bench_cuda.c -- the engine on the CUDA backend: prefill tokens/s at 512,
  * time to first token for a 10-token prompt, decode tokens/s for one
- * sequence and aggregate decode tokens/s for B sequences at once (greedy,
- * logits to the host as orc_model_eval delivers them). With --ref it
+ * sequence and aggregate decode tokens/s for B sequences at once (greedy:
+ * the engine's argmax on the device, as orcd does for greedy requests; with
+ * -L, every logit to the host and the argmax there). With -r it
  * instead compares the model's logits and greedy tokens with a
  * tools/hf_reference.py JSON. A benchmark and a tool, not a test: it prints. */
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,12 +53,16 @@ static int cmp_d(const void *a, const void *b)
 
 /* Seconds for a fresh sequence to evaluate n prompt tokens and return the
  * last logits (median of reps). */
+static bool host_logits;   /* -L */
+
 static double prompt_time(struct orc_model *m, struct orc_seq *s, const int32_t *ids, uint32_t n, float *logits,
 			  int reps)
 {
 	double t[32];
+	int32_t id;
 	for (int i = 0; i < reps; i++) {
-		struct orc_eval_item it = { .seq = s, .ids = ids, .n = n, .logits = logits };
+		struct orc_eval_item it = { .seq = s, .ids = ids, .n = n, .logits = host_logits ? logits : NULL,
+					    .argmax = host_logits ? NULL : &id };
 		orc_seq_clear(s);
 		double t0 = now_s();
 		if (eval(m, &it, 1) < 0)
@@ -77,7 +83,7 @@ static double decode_batch(struct orc_model *m, uint32_t B, uint32_t steps, cons
 	int32_t *next = calloc(B, sizeof(int32_t));
 	float *logits = malloc(sizeof(float) * nv * B);
 	struct orc_err err = { 0 };
-	double rate = -1, t0 = 0;
+	double rate = -1, t0 = 0, t_host = 0;
 
 	for (uint32_t i = 0; i < B; i++)
 		if (orc_seq_new(m, &s[i], &err) < 0) {
@@ -86,21 +92,30 @@ static double decode_batch(struct orc_model *m, uint32_t B, uint32_t steps, cons
 		}
 	for (uint32_t i = 0; i < B; i++)
 		it[i] = (struct orc_eval_item){ .seq = s[i], .ids = ids + i % 64, .n = 16,
-						.logits = logits + (size_t)i * nv };
+						.logits = host_logits ? logits + (size_t)i * nv : NULL,
+						.argmax = host_logits ? NULL : &next[i] };
 	if (eval(m, it, B) < 0)
 		goto out;
 	for (uint32_t k = 0; k < steps + 3; k++) {
 		if (k == 3)
 			t0 = now_s();     /* three warm-up steps: graphs captured */
+		double th = now_s();
 		for (uint32_t i = 0; i < B; i++) {
-			next[i] = argmax(logits + (size_t)i * nv, nv);
+			if (host_logits)
+				next[i] = argmax(logits + (size_t)i * nv, nv);
+			else if (next[i] < 0)
+				goto out;
 			it[i].ids = &next[i];
 			it[i].n = 1;
 		}
+		if (k >= 3)
+			t_host += now_s() - th;
 		if (eval(m, it, B) < 0)
 			goto out;
 	}
 	rate = (double)B * steps / (now_s() - t0);
+	printf("                 (%.1f us a step in the host's loop, %.1f us in orc_model_eval)\n",
+	       t_host / steps * 1e6, ((now_s() - t0) - t_host) / steps * 1e6);
 out:
 	for (uint32_t i = 0; i < B; i++)
 		orc_seq_free(s[i]);
@@ -111,7 +126,7 @@ out:
 	return rate;
 }
 
-static int bench(struct orc_model *m, uint32_t steps, uint32_t batch)
+static int bench(struct orc_model *m, uint32_t steps, uint32_t batch, bool decode_only)
 {
 	const uint32_t nv = orc_model_n_vocab(m);
 	int32_t ids[1024];
@@ -128,12 +143,16 @@ static int bench(struct orc_model *m, uint32_t steps, uint32_t batch)
 		fprintf(stderr, "bench_cuda: %s\n", orc_err_msg(&err));
 		return 1;
 	}
-	prompt_time(m, s, ids, 512, logits, 1);     /* warm-up */
-	double p512 = prompt_time(m, s, ids, 512, logits, 5);
-	printf("prefill 512      %.0f tokens/s (%.2f ms, median of 5)\n", 512 / p512, p512 * 1e3);
-	prompt_time(m, s, ids, 10, logits, 3);
-	double ttft = prompt_time(m, s, ids, 10, logits, 21);
-	printf("TTFT 10 tokens   %.2f ms (median of 21, logits on the host)\n", ttft * 1e3);
+	double p512 = 1, ttft = 1;
+	if (!decode_only) {
+		prompt_time(m, s, ids, 512, logits, 1);     /* warm-up */
+		p512 = prompt_time(m, s, ids, 512, logits, 5);
+		printf("prefill 512      %.0f tokens/s (%.2f ms, median of 5)\n", 512 / p512, p512 * 1e3);
+		prompt_time(m, s, ids, 10, logits, 3);
+		ttft = prompt_time(m, s, ids, 10, logits, 21);
+		printf("TTFT 10 tokens   %.2f ms (median of 21, %s)\n", ttft * 1e3,
+		       host_logits ? "logits on the host" : "greedy id from the device");
+	}
 	orc_seq_free(s);
 	double d1 = decode_batch(m, 1, steps, ids);
 	printf("decode batch 1   %.1f tokens/s (%u steps after 16 prompt tokens)\n", d1, steps);
@@ -217,10 +236,15 @@ int main(int argc, char **argv)
 	const char *ref = NULL;
 	uint32_t steps = 128, batch = 32;
 	double tol = 1e-2;
+	bool decode_only = false;
 	int c, rc;
 
-	while ((c = getopt(argc, argv, "n:b:r:t:c:s:")) != -1) {
-		if (c == 'c')
+	while ((c = getopt(argc, argv, "n:b:r:t:c:s:dL")) != -1) {
+		if (c == 'd')
+			decode_only = true;
+		else if (c == 'L')
+			host_logits = true;
+		else if (c == 'c')
 			mo.n_ctx = (uint32_t)atoi(optarg);
 		else if (c == 's')
 			mo.n_seq_max = (uint32_t)atoi(optarg);
@@ -249,11 +273,11 @@ int main(int argc, char **argv)
 	       d->hp.n_layer, d->hp.n_embd, orc_model_backend_name(m), now_s() - t0);
 	printf("memory           weights %.1f MiB, KV cache %.1f MiB, scratch %.1f MiB\n", mem.weights / 1048576.0,
 	       mem.kv_cache / 1048576.0, mem.scratch / 1048576.0);
-	rc = ref ? compare_ref(m, ref, tol) : bench(m, steps, batch);
+	rc = ref ? compare_ref(m, ref, tol) : bench(m, steps, batch, decode_only);
 	orc_model_free(m);
 	return rc;
 usage:
-	fprintf(stderr, "usage: bench_cuda [-c N_CTX] [-s N_SEQ] [-n DECODE_STEPS] [-b BATCH<=64] MODEL.gguf\n"
+	fprintf(stderr, "usage: bench_cuda [-d] [-L] [-c N_CTX] [-s N_SEQ] [-n DECODE_STEPS] [-b BATCH<=64] MODEL.gguf\n"
 			"       bench_cuda -r REF.json [-t TOLERANCE] MODEL.gguf\n");
 	return 2;
 }

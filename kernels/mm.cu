@@ -1,0 +1,660 @@
+/* mm.cu -- matrix products on the tensor cores (mma.sync m16n8k16, F16 in,
+ * F32 accumulate) for weights stored as F16, Q8_0 or Q4_0 with K a multiple
+ * of 32: the decode GEMV and the prefill GEMM both, so that one arithmetic
+ * serves every batch size. orc_k_gemv_multi() sends such products here.
+ *
+ * Arithmetic (the same for every launch shape, hence batch-invariant):
+ *  - An activation x (F32, normalized first when the product fuses a norm)
+ *    is split into two halves, hi = f16(x) and lo = f16(x - hi), so that
+ *    about 22 bits of it reach the tensor cores. Weights are exact in F16
+ *    (F16 itself; the integers of Q8_0 and Q4_0, scaled afterwards).
+ *  - K is cut in chunks of 32. Lane (g, t) of a warp (g = lane / 4,
+ *    t = lane % 4) loads elements 8t .. 8t+7 of a chunk for weight rows g
+ *    and g + 8 of a 16-row tile and for token g of an 8-token tile; the two
+ *    m16n8k16 steps of the chunk take elements 8t + 4s + {0,1,2,3} (s = 0,
+ *    1) as their logical k = {2t, 2t+1, 2t+8, 2t+9}. Each step runs hi, then
+ *    lo. Q8_0/Q4_0 chunks run into a zeroed tile scaled by the block's d.
+ *  - Chunks are grouped in slices of MM_SLICE_CH; a slice accumulates from
+ *    zero, and slices are added in order: ((s0 + s1) + s2) + ...
+ *  - Then bias, GELU or SwiGLU, and the residual add, as the GEMV does.
+ * The decode kernel gives each of its 8 warps a slice at a time (loading
+ * a whole slice before using it); the prefill kernel runs all slices of a
+ * tile in one warp; both fold them alike. */
+#include "kcommon.cuh"
+#include "mm.cuh"
+
+#define MM_CH 32            /* k per chunk */
+#define MM_SLICE_CH 4       /* chunks per slice */
+#define MM_THREADS 128      /* the prefill kernel */
+#define MM_DEC_WARPS 8      /* the decode kernel (16 for one plain tile of 8 columns) */
+#define MM_DEC_COLS 128     /* up to this many columns: the decode kernel */
+
+struct mm_seg {
+	const uint8_t *w, *w2;  /* w2: SwiGLU's up rows, or NULL */
+	int N, n_out, n_units;  /* rows, outputs, 16-output tiles */
+	const float *bias, *bias2;
+	float *y;
+	int ldy;
+};
+
+struct mm_p {
+	mm_seg seg[3];
+	int n_seg, n_units;     /* units of all segments */
+	int64_t row_bytes;
+	int K, n_ch, n_sl;
+	const float *x;
+	int ldx, ncols, xvec;
+	const float *norm_w;
+	float eps;
+	int act, accumulate;
+	int n_groups;           /* decode: column groups of 8 * NT */
+	const uint4 *xp;        /* x prepared by k_mm_prep (then norm_w is NULL), or NULL */
+};
+
+/* ---- loads ---- */
+
+__device__ __forceinline__ uint32_t mm_pack(__half a, __half b)
+{
+	return (uint32_t)__half_as_ushort(a) | ((uint32_t)__half_as_ushort(b) << 16);
+}
+
+/* Elements 8t .. 8t+7 of chunk c of a weight row as 4 F16 pairs, and the
+ * chunk's scale (1 for F16). */
+template <int T>
+__device__ __forceinline__ void mm_ldw(const uint8_t *row, int c, int t, uint32_t (&w)[4], float &d)
+{
+	if (T == ORC_KT_F16) {
+		uint4 v = __ldg((const uint4 *)(row + (int64_t)c * 64 + 16 * t));
+		w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
+		d = 1.0f;
+	} else {
+		const uint8_t *b = row + (int64_t)c * (T == ORC_KT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES);
+		const uint16_t *q16 = (const uint16_t *)(b + 2 + 8 * (T == ORC_KT_Q8_0 ? t : (t & 1)));
+		d = k_h2f(__ldg((const unsigned short *)b));
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			uint16_t v = __ldg((const unsigned short *)q16 + i);
+			int a, bb;
+			if (T == ORC_KT_Q8_0) {
+				a = (int8_t)(v & 0xff);
+				bb = (int8_t)(v >> 8);
+			} else {
+				int sh = (t >> 1) ? 4 : 0;
+				a = ((v >> sh) & 0xF) - 8;
+				bb = ((v >> (8 + sh)) & 0xF) - 8;
+			}
+			w[i] = mm_pack(__int2half_rn(a), __int2half_rn(bb));
+		}
+	}
+}
+
+/* 8 activations as hi = f16(v) and lo = f16(v - hi), in F16 pairs. */
+__device__ __forceinline__ void mm_split(const float (&v)[8], uint32_t (&hi)[4], uint32_t (&lo)[4])
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__half h0 = __float2half_rn(v[2 * i]), h1 = __float2half_rn(v[2 * i + 1]);
+		__half l0 = __float2half_rn(__fsub_rn(v[2 * i], __half2float(h0)));
+		__half l1 = __float2half_rn(__fsub_rn(v[2 * i + 1], __half2float(h1)));
+		hi[i] = mm_pack(h0, h1);
+		lo[i] = mm_pack(l0, l1);
+	}
+}
+
+/* Elements k0 .. k0+7 of token column col (normalized when asked) split
+ * into hi and lo F16 pairs. */
+__device__ __forceinline__ void mm_ldx(const mm_p &p, int col, int k0, float scale, uint32_t (&hi)[4],
+				       uint32_t (&lo)[4])
+{
+	float v[8];
+	const float *xp = p.x + (int64_t)col * p.ldx + k0;
+	if (p.xvec) {
+		float4 a = *(const float4 *)xp, b = *(const float4 *)(xp + 4);
+		v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+	} else {
+#pragma unroll
+		for (int e = 0; e < 8; e++)
+			v[e] = xp[e];
+	}
+	if (p.norm_w) {
+#pragma unroll
+		for (int e = 0; e < 8; e++)
+			v[e] = __fmul_rn(__fmul_rn(v[e], scale), p.norm_w[k0 + e]);
+	}
+	mm_split(v, hi, lo);
+}
+
+__device__ __forceinline__ void mm_mma(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+				       uint32_t b0, uint32_t b1)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+	asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+	    "{%0,%1,%2,%3};\n"
+	    : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+	    : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+	__trap();   /* never launched: orc_k_mm_usable() is false below sm_80 */
+#endif
+}
+
+/* One chunk of one 16-row tile times one 8-token tile: c += W x. */
+__device__ __forceinline__ void mm_chunk(float (&c)[4], const uint32_t (&wg)[4], const uint32_t (&wg8)[4],
+					 const uint32_t (&hi)[4], const uint32_t (&lo)[4])
+{
+#pragma unroll
+	for (int s = 0; s < 2; s++) {
+		mm_mma(c, wg[2 * s], wg8[2 * s], wg[2 * s + 1], wg8[2 * s + 1], hi[2 * s], hi[2 * s + 1]);
+		mm_mma(c, wg[2 * s], wg8[2 * s], wg[2 * s + 1], wg8[2 * s + 1], lo[2 * s], lo[2 * s + 1]);
+	}
+}
+
+/* The weight rows of a warp's tile: MT 16-row tiles (1, or 2 for SwiGLU's
+ * gate and up), rows g and g + 8 of each; NULL past the end. */
+template <int MT>
+struct mm_rows {
+	const uint8_t *r[MT][2];
+};
+
+template <int MT>
+__device__ __forceinline__ void mm_tile_rows(const mm_p &p, const mm_seg &sg, int unit, int g, mm_rows<MT> &rw)
+{
+#pragma unroll
+	for (int h = 0; h < 2; h++) {
+		const int o = unit * 16 + g + 8 * h;
+		if (MT == 1) {
+			rw.r[0][h] = o < sg.N ? sg.w + (int64_t)o * p.row_bytes : NULL;
+		} else {
+			const bool live = o < sg.n_out;
+			rw.r[0][h] = live ? sg.w + (int64_t)o * p.row_bytes : NULL;
+			rw.r[MT - 1][h] = !live ? NULL
+				: sg.w2 ? sg.w2 + (int64_t)o * p.row_bytes
+				: sg.w + (int64_t)(o + sg.N / 2) * p.row_bytes;
+		}
+	}
+}
+
+/* The weights of slice sl (MM_SLICE_CH chunks, loaded together) of a
+ * warp's tile; zeros past the end. */
+template <int T, int MT>
+struct mm_wslice {
+	uint32_t w[MM_SLICE_CH][MT][2][4];
+	float d[MM_SLICE_CH][MT][2];
+};
+
+template <int T, int MT>
+__device__ __forceinline__ void mm_slice_load(const mm_p &p, const mm_rows<MT> &rw, int sl, mm_wslice<T, MT> &ws)
+{
+	const int t = threadIdx.x & 3, c0 = sl * MM_SLICE_CH;
+#pragma unroll
+	for (int q = 0; q < MM_SLICE_CH; q++)
+#pragma unroll
+		for (int i = 0; i < MT; i++)
+#pragma unroll
+			for (int h = 0; h < 2; h++) {
+				if (c0 + q < p.n_ch && rw.r[i][h]) {
+					mm_ldw<T>(rw.r[i][h], c0 + q, t, ws.w[q][i][h], ws.d[q][i][h]);
+				} else {
+					ws.w[q][i][h][0] = ws.w[q][i][h][1] = ws.w[q][i][h][2] = ws.w[q][i][h][3] = 0;
+					ws.d[q][i][h] = 0.0f;
+				}
+			}
+}
+
+/* Slice sl of a warp's tile from its loaded weights: acc = sum over its
+ * chunks (from zero). cols[j]: the token of this lane's B rows in n-tile j,
+ * or -1; scale[j] its norm. */
+template <int T, int MT, int NT>
+__device__ __forceinline__ void mm_slice(const mm_p &p, const mm_wslice<T, MT> &ws, const int (&cols)[NT],
+					 const float (&scale)[NT], int sl, float (&acc)[MT][NT][4])
+{
+	const int t = threadIdx.x & 3, c0 = sl * MM_SLICE_CH;
+
+#pragma unroll
+	for (int i = 0; i < MT; i++)
+#pragma unroll
+		for (int j = 0; j < NT; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++)
+				acc[i][j][e] = 0.0f;
+#pragma unroll
+	for (int q = 0; q < MM_SLICE_CH; q++) {
+		const int c = c0 + q;
+		if (c >= p.n_ch)
+			break;
+#pragma unroll
+		for (int j = 0; j < NT; j++) {
+			uint32_t hi[4] = {0, 0, 0, 0}, lo[4] = {0, 0, 0, 0};
+			if (cols[j] >= 0 && p.xp) {
+				const uint4 *b = p.xp + (((int64_t)cols[j] * p.n_ch + c) * 4 + t) * 2;
+				const uint4 h4 = __ldg(b), l4 = __ldg(b + 1);
+				hi[0] = h4.x, hi[1] = h4.y, hi[2] = h4.z, hi[3] = h4.w;
+				lo[0] = l4.x, lo[1] = l4.y, lo[2] = l4.z, lo[3] = l4.w;
+			} else if (cols[j] >= 0) {
+				mm_ldx(p, cols[j], c * MM_CH + 8 * t, scale[j], hi, lo);
+			}
+#pragma unroll
+			for (int i = 0; i < MT; i++) {
+				if (T == ORC_KT_F16) {
+					mm_chunk(acc[i][j], ws.w[q][i][0], ws.w[q][i][1], hi, lo);
+				} else {
+					float cc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+					mm_chunk(cc, ws.w[q][i][0], ws.w[q][i][1], hi, lo);
+					acc[i][j][0] = fmaf(ws.d[q][i][0], cc[0], acc[i][j][0]);
+					acc[i][j][1] = fmaf(ws.d[q][i][0], cc[1], acc[i][j][1]);
+					acc[i][j][2] = fmaf(ws.d[q][i][1], cc[2], acc[i][j][2]);
+					acc[i][j][3] = fmaf(ws.d[q][i][1], cc[3], acc[i][j][3]);
+				}
+			}
+		}
+	}
+}
+
+/* total = slice (the first) or total + slice. */
+template <int MT, int NT>
+__device__ __forceinline__ void mm_fold(float (&total)[MT][NT][4], const float (&acc)[MT][NT][4], bool first)
+{
+#pragma unroll
+	for (int i = 0; i < MT; i++)
+#pragma unroll
+		for (int j = 0; j < NT; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++)
+				total[i][j][e] = first ? acc[i][j][e] : __fadd_rn(total[i][j][e], acc[i][j][e]);
+}
+
+/* Bias, activation and the store (or residual add) of a warp's tile. tok0:
+ * the token of n-tile 0's column 0. */
+template <int MT, int NT>
+__device__ __forceinline__ void mm_store(const mm_p &p, const mm_seg &sg, int unit, int tok0,
+					 const float (&total)[MT][NT][4])
+{
+	const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+	for (int j = 0; j < NT; j++)
+#pragma unroll
+		for (int e = 0; e < 4; e++) {
+			const int o = unit * 16 + g + 8 * (e >> 1), tok = tok0 + 8 * j + 2 * t + (e & 1);
+			if (tok >= p.ncols || o >= sg.n_out)
+				continue;
+			float out;
+			if (MT == 2) {
+				float gv = total[0][j][e], uv = total[MT - 1][j][e];
+				if (sg.bias)
+					gv += sg.bias[o];
+				const float *ub = sg.w2 ? sg.bias2 : sg.bias;
+				if (ub)
+					uv += ub[sg.w2 ? o : o + sg.N / 2];
+				out = k_silu(gv) * uv;
+			} else {
+				out = total[0][j][e];
+				if (sg.bias)
+					out += sg.bias[o];
+				if (p.act == ORC_K_ACT_GELU)
+					out = k_gelu(out);
+			}
+			float *yp = sg.y + (int64_t)tok * sg.ldy + o;
+			*yp = p.accumulate ? *yp + out : out;
+		}
+}
+
+/* The segment of global unit u (u becomes the unit inside it). */
+__device__ __forceinline__ const mm_seg &mm_find(const mm_p &p, int &u)
+{
+	int si = 0;
+	while (si + 1 < p.n_seg && u >= p.seg[si].n_units) {
+		u -= p.seg[si].n_units;
+		si++;
+	}
+	return p.seg[si];
+}
+
+/* k_rms_scale() for a block of 128 or more threads: the first 128 sum as
+ * k_rms_scale's do, the others add exact zeros, so the bits are the same. */
+__device__ __forceinline__ float mm_rms_scale(const float *x, int dim, float eps, float *red)
+{
+	float ss = 0.0f;
+	if (threadIdx.x < 128)
+		for (int i = threadIdx.x; i < dim; i += 128)
+			ss = fmaf(x[i], x[i], ss);
+	ss = k_block_sum(ss, red);
+	return rsqrtf(ss / (float)dim + eps);
+}
+
+/* Norm scales of columns col0 .. col0 + n - 1 into sc[] (the whole block). */
+__device__ __forceinline__ void mm_scales(const mm_p &p, int col0, int n, float *sc, float *red)
+{
+	if (!p.norm_w)
+		return;
+	for (int c = 0; c < n; c++) {
+		if (col0 + c >= p.ncols)
+			break;
+		float s = mm_rms_scale(p.x + (int64_t)(col0 + c) * p.ldx, p.K, p.eps, red);
+		if (threadIdx.x == 0)
+			sc[c] = s;
+	}
+	__syncthreads();
+}
+
+/* x prepared for the tensor cores, once per product of many columns: grid
+ * ncols, block 128; column c's chunk ch, lane group t at
+ * xp[((c * n_ch + ch) * 4 + t) * 2 + {0: hi, 1: lo}], the same bits
+ * mm_ldx() makes. */
+__global__ void __launch_bounds__(MM_THREADS) k_mm_prep(mm_p p, uint4 *xp)
+{
+	__shared__ float red[32];
+	__shared__ float sc[1];
+	const int col = blockIdx.x;
+
+	mm_scales(p, col, 1, sc, red);
+	const float scale = p.norm_w ? sc[0] : 1.0f;
+	for (int u = threadIdx.x; u < p.n_ch * 4; u += MM_THREADS) {
+		uint32_t hi[4], lo[4];
+		mm_ldx(p, col, (u >> 2) * MM_CH + 8 * (u & 3), scale, hi, lo);
+		uint4 *o = xp + ((int64_t)col * p.n_ch * 4 + u) * 2;
+		o[0] = make_uint4(hi[0], hi[1], hi[2], hi[3]);
+		o[1] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
+	}
+}
+
+/* Decode: grid (units x column groups), group fastest; the WARPS warps take
+ * slices w, w + WARPS, ... and warp 0 folds them in order. */
+template <int T, int MT, int NT, int WARPS>
+__global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
+{
+	__shared__ float red[32];
+	__shared__ float sc[8 * NT];
+	__shared__ float part[WARPS][MT][NT][4][32];
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+	const int col0 = (blockIdx.x % p.n_groups) * 8 * NT;
+	int unit = blockIdx.x / p.n_groups;
+	const mm_seg &sg = mm_find(p, unit);
+	mm_rows<MT> rw;
+	int cols[NT];
+	float scale[NT];
+
+	mm_wslice<T, MT> wsl;
+	/* the first slice's weights are on their way while the norm is computed */
+	mm_tile_rows<MT>(p, sg, unit, g, rw);
+	if (warp < p.n_sl)
+		mm_slice_load<T, MT>(p, rw, warp, wsl);
+	mm_scales(p, col0, 8 * NT, sc, red);
+#pragma unroll
+	for (int j = 0; j < NT; j++) {
+		const int c = col0 + 8 * j + g;
+		cols[j] = c < p.ncols ? c : -1;
+		scale[j] = p.norm_w && c < p.ncols ? sc[8 * j + g] : 1.0f;
+	}
+	float total[MT][NT][4], acc[MT][NT][4] = {};
+	for (int r = 0; r < p.n_sl; r += WARPS) {
+		if (r + warp < p.n_sl) {
+			if (r > 0)
+				mm_slice_load<T, MT>(p, rw, r + warp, wsl);
+			mm_slice<T, MT, NT>(p, wsl, cols, scale, r + warp, acc);
+		}
+#pragma unroll
+		for (int i = 0; i < MT; i++)
+#pragma unroll
+			for (int j = 0; j < NT; j++)
+#pragma unroll
+				for (int e = 0; e < 4; e++)
+					part[warp][i][j][e][lane] = acc[i][j][e];
+		__syncthreads();
+		if (warp == 0) {
+			for (int w = 0; w < WARPS && r + w < p.n_sl; w++) {
+#pragma unroll
+				for (int i = 0; i < MT; i++)
+#pragma unroll
+					for (int j = 0; j < NT; j++)
+#pragma unroll
+						for (int e = 0; e < 4; e++)
+							acc[i][j][e] = part[w][i][j][e][lane];
+				mm_fold<MT, NT>(total, acc, r + w == 0);
+			}
+		}
+		__syncthreads();
+	}
+	if (warp == 0)
+		mm_store<MT, NT>(p, sg, unit, col0, total);
+}
+
+/* Prefill: a block is 4 warps on 4 consecutive units and one tile of
+ * MM_PRE_TOK tokens. Each chunk of the tile's activations is loaded once
+ * (the next chunk's loads overlap this chunk's products), split into hi and
+ * lo halves by the whole block into shared memory, laid out as the lanes'
+ * B fragments want them; every warp runs the products of its unit. */
+#define MM_PRE_TOK 64
+
+template <int T, int MT>
+__global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
+{
+	constexpr int NT = MM_PRE_TOK / 8;
+	__shared__ float red[32];
+	__shared__ float sc[MM_PRE_TOK];
+	__shared__ uint4 xs[MM_PRE_TOK][4][2];      /* [token][t][hi, lo] */
+	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+	const int col0 = blockIdx.y * MM_PRE_TOK;
+	int unit = blockIdx.x * 4 + warp;
+	const bool live = unit < p.n_units;
+	/* staging: thread tid loads 16 elements of token st (k 16 sh .. 16 sh + 15) */
+	const int st = tid >> 1, sh = tid & 1, scol = col0 + st;
+	const bool sok = scol < p.ncols;
+
+	mm_scales(p, col0, MM_PRE_TOK, sc, red);
+	const float sscale = p.norm_w && sok ? sc[st] : 1.0f;
+	const mm_seg &sg = mm_find(p, live ? unit : (unit = 0));
+	mm_rows<MT> rw;
+	mm_tile_rows<MT>(p, sg, unit, g, rw);
+	if (!live)
+#pragma unroll
+		for (int i = 0; i < MT; i++)
+			rw.r[i][0] = rw.r[i][1] = NULL;
+
+	auto load_w = [&](int c, uint32_t (&w)[MT][2][4], float (&d)[MT][2]) {
+#pragma unroll
+		for (int i = 0; i < MT; i++)
+#pragma unroll
+			for (int h = 0; h < 2; h++) {
+				if (c < p.n_ch && rw.r[i][h]) {
+					mm_ldw<T>(rw.r[i][h], c, t, w[i][h], d[i][h]);
+				} else {
+					w[i][h][0] = w[i][h][1] = w[i][h][2] = w[i][h][3] = 0;
+					d[i][h] = 0.0f;
+				}
+			}
+	};
+	auto load_x = [&](int c, float4 (&v)[4]) {
+#pragma unroll
+		for (int q = 0; q < 4; q++)
+			v[q] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+		if (!sok || c >= p.n_ch)
+			return;
+		const float *xp = p.x + (int64_t)scol * p.ldx + c * MM_CH + 16 * sh;
+#pragma unroll
+		for (int q = 0; q < 4; q++)
+			v[q] = p.xvec ? *(const float4 *)(xp + 4 * q)
+				      : make_float4(xp[4 * q], xp[4 * q + 1], xp[4 * q + 2], xp[4 * q + 3]);
+	};
+
+	float total[MT][NT][4], acc[MT][NT][4];
+	uint32_t w[MT][2][4], wn[MT][2][4];
+	float d[MT][2], dn[MT][2];
+	float4 xv[4], xn[4];
+	load_w(0, w, d);
+	load_x(0, xv);
+	for (int c = 0; c < p.n_ch; c++) {
+		if (c % MM_SLICE_CH == 0)
+#pragma unroll
+			for (int i = 0; i < MT; i++)
+#pragma unroll
+				for (int j = 0; j < NT; j++)
+#pragma unroll
+					for (int e = 0; e < 4; e++)
+						acc[i][j][e] = 0.0f;
+		/* this chunk's activations -> hi/lo in shared memory */
+		__syncthreads();
+#pragma unroll
+		for (int q = 0; q < 2; q++) {
+			float v[8] = {xv[2 * q].x, xv[2 * q].y, xv[2 * q].z, xv[2 * q].w,
+				      xv[2 * q + 1].x, xv[2 * q + 1].y, xv[2 * q + 1].z, xv[2 * q + 1].w};
+			uint32_t hi[4], lo[4];
+			if (p.norm_w) {
+				const int k0 = c * MM_CH + 16 * sh + 8 * q;
+#pragma unroll
+				for (int e = 0; e < 8; e++)
+					v[e] = __fmul_rn(__fmul_rn(v[e], sscale), p.norm_w[k0 + e]);
+			}
+			mm_split(v, hi, lo);
+			xs[st][2 * sh + q][0] = make_uint4(hi[0], hi[1], hi[2], hi[3]);
+			xs[st][2 * sh + q][1] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
+		}
+		__syncthreads();
+		/* the next chunk's loads overlap this one's products */
+		load_w(c + 1, wn, dn);
+		load_x(c + 1, xn);
+		if (live) {
+#pragma unroll
+			for (int j = 0; j < NT; j++) {
+				const uint4 h4 = xs[8 * j + g][t][0], l4 = xs[8 * j + g][t][1];
+				const uint32_t hi[4] = {h4.x, h4.y, h4.z, h4.w}, lo[4] = {l4.x, l4.y, l4.z, l4.w};
+#pragma unroll
+				for (int i = 0; i < MT; i++) {
+					if (T == ORC_KT_F16) {
+						mm_chunk(acc[i][j], w[i][0], w[i][1], hi, lo);
+					} else {
+						float cc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+						mm_chunk(cc, w[i][0], w[i][1], hi, lo);
+						acc[i][j][0] = fmaf(d[i][0], cc[0], acc[i][j][0]);
+						acc[i][j][1] = fmaf(d[i][0], cc[1], acc[i][j][1]);
+						acc[i][j][2] = fmaf(d[i][1], cc[2], acc[i][j][2]);
+						acc[i][j][3] = fmaf(d[i][1], cc[3], acc[i][j][3]);
+					}
+				}
+			}
+		}
+		if (c % MM_SLICE_CH == MM_SLICE_CH - 1 || c == p.n_ch - 1)
+			mm_fold<MT, NT>(total, acc, c < MM_SLICE_CH);
+#pragma unroll
+		for (int i = 0; i < MT; i++)
+#pragma unroll
+			for (int h = 0; h < 2; h++) {
+				d[i][h] = dn[i][h];
+#pragma unroll
+				for (int e = 0; e < 4; e++)
+					w[i][h][e] = wn[i][h][e];
+			}
+#pragma unroll
+		for (int q = 0; q < 4; q++)
+			xv[q] = xn[q];
+	}
+	if (live)
+		mm_store<MT, NT>(p, sg, unit, col0, total);
+}
+
+/* ---- launch ---- */
+
+template <int T, int MT>
+static void mm_launch_t(mm_p &p, cudaStream_t s)
+{
+	if (p.ncols > MM_DEC_COLS) {
+		p.xp = NULL;
+		dim3 grid((unsigned)(p.n_units + 3) / 4, (unsigned)(p.ncols + MM_PRE_TOK - 1) / MM_PRE_TOK);
+		k_mm_pre<T, MT><<<grid, MM_THREADS, 0, s>>>(p);
+		return;
+	}
+	const int nt = p.ncols <= 8 ? 1 : p.ncols <= 16 ? 2 : 4;
+	if (nt == 1)
+		p.xp = NULL;
+	if (p.xp) {
+		k_mm_prep<<<p.ncols, MM_THREADS, 0, s>>>(p, (uint4 *)p.xp);
+		p.norm_w = NULL;     /* applied by the preparation */
+	}
+	p.n_groups = (p.ncols + 8 * nt - 1) / (8 * nt);
+	unsigned grid = (unsigned)p.n_units * (unsigned)p.n_groups;
+	if (nt == 1) {
+		if constexpr (MT == 1)
+			k_mm_dec<T, MT, 1, 2 * MM_DEC_WARPS><<<grid, 2 * MM_DEC_WARPS * 32, 0, s>>>(p);
+		else
+			k_mm_dec<T, MT, 1, MM_DEC_WARPS><<<grid, MM_DEC_WARPS * 32, 0, s>>>(p);
+	} else if (nt == 2)
+		k_mm_dec<T, MT, 2, MM_DEC_WARPS><<<grid, MM_DEC_WARPS * 32, 0, s>>>(p);
+	else
+		k_mm_dec<T, MT, 4, MM_DEC_WARPS><<<grid, MM_DEC_WARPS * 32, 0, s>>>(p);
+}
+
+template <int T>
+static void mm_launch(mm_p &p, cudaStream_t s)
+{
+	if (p.act == ORC_K_ACT_SWIGLU)
+		mm_launch_t<T, 2>(p, s);
+	else
+		mm_launch_t<T, 1>(p, s);
+}
+
+static int mm_arch_ok = -1;
+
+extern "C" bool orc_k_mm_usable(int wtype, int K)
+{
+	if (mm_arch_ok < 0) {
+		int dev = 0, major = 0;
+		mm_arch_ok = cudaGetDevice(&dev) == cudaSuccess &&
+			     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+			     major >= 8;
+	}
+	return mm_arch_ok == 1 && K > 0 && K % MM_CH == 0 &&
+	       (wtype == ORC_KT_F16 || wtype == ORC_KT_Q8_0 || wtype == ORC_KT_Q4_0);
+}
+
+extern "C" size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols)
+{
+	if (ncols <= 8 || ncols > MM_DEC_COLS || !orc_k_mm_usable(wtype, K))
+		return 0;
+	return (size_t)K * (size_t)ncols * 4;
+}
+
+extern "C" cudaError_t orc_k_mm_multi(const struct orc_k_gemv *a, int n, cudaStream_t stream)
+{
+	mm_p p;
+
+	if (n < 1 || n > 3 || !orc_k_mm_usable(a[0].wtype, a[0].K))
+		return cudaErrorInvalidValue;
+	p.n_units = 0;
+	for (int i = 0; i < n; i++) {
+		const bool glu = a[i].act == ORC_K_ACT_SWIGLU;
+		mm_seg &sg = p.seg[i];
+		sg.w = (const uint8_t *)a[i].w;
+		sg.w2 = (const uint8_t *)a[i].w2;
+		sg.N = a[i].N;
+		sg.n_out = glu && !a[i].w2 ? a[i].N / 2 : a[i].N;
+		sg.n_units = (sg.n_out + 15) / 16;
+		sg.bias = a[i].bias;
+		sg.bias2 = a[i].bias2;
+		sg.y = a[i].y;
+		sg.ldy = a[i].ldy;
+		p.n_units += sg.n_units;
+	}
+	p.n_seg = n;
+	p.row_bytes = orc_k_row_bytes(a->wtype, a->K);
+	p.K = a->K;
+	p.n_ch = a->K / MM_CH;
+	p.n_sl = (p.n_ch + MM_SLICE_CH - 1) / MM_SLICE_CH;
+	p.x = a->x;
+	p.ldx = a->ldx;
+	p.ncols = a->ncols;
+	p.xvec = (a->ldx % 4 == 0) && ((uintptr_t)a->x % 16 == 0);
+	p.norm_w = a->norm_w;
+	p.eps = a->norm_eps;
+	p.act = a->act;
+	p.accumulate = a->accumulate;
+	p.n_groups = 1;
+	const size_t need = orc_k_mm_ws_bytes(a->wtype, a->K, a->ncols);
+	p.xp = need && a->ws && a->ws_bytes >= need ? (const uint4 *)a->ws : NULL;
+	if (a->ncols == 0)
+		return cudaSuccess;
+	switch (a->wtype) {
+	case ORC_KT_F16: mm_launch<ORC_KT_F16>(p, stream); break;
+	case ORC_KT_Q8_0: mm_launch<ORC_KT_Q8_0>(p, stream); break;
+	case ORC_KT_Q4_0: mm_launch<ORC_KT_Q4_0>(p, stream); break;
+	default: return cudaErrorInvalidValue;
+	}
+	return cudaGetLastError();
+}
