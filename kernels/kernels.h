@@ -36,6 +36,9 @@ cudaError_t orc_k_init(void);
 /* Kernels that follow indices from device memory check them and, on a bad
  * one, skip the work and OR a bit into *flag (when flag is not NULL). */
 #define ORC_K_BAD_INDEX 1
+/* A tensor-core product (mm.cu) met a finite activation beyond the F16
+ * range (|x| > 65504): its result is not to be trusted. */
+#define ORC_K_F16_RANGE 2
 
 /* ---- embedding gather, row scatter (rows.cu) ---- */
 /* out[t, :] (+)= dequant(table row ids[t]) for t < n_tok, table rows of
@@ -152,6 +155,7 @@ struct orc_k_gemv {
 	                            * same bits either way). One product at a time per
 	                            * buffer (stream order). */
 	size_t ws_bytes;
+	int *flag;                 /* ORC_K_F16_RANGE is ORed in here, or NULL */
 };
 /* Scratch a product of ncols columns of K of weight type wtype can use (see
  * orc_k_gemv.ws); 0 when it uses none. */

@@ -17,6 +17,9 @@
  *  - Chunks are grouped in slices of MM_SLICE_CH; a slice accumulates from
  *    zero, and slices are added in order: ((s0 + s1) + s2) + ...
  *  - Then bias, GELU or SwiGLU, and the residual add, as the GEMV does.
+ * Limit: an activation beyond the F16 range (|x| > 65504) cannot be split
+ * so; the product ORs ORC_K_F16_RANGE into the caller's flag and the
+ * backend fails the step with a clear error instead of returning garbage.
  * The decode kernel gives each of its 8 warps a slice at a time (loading
  * a whole slice before using it); the prefill kernel runs all slices of a
  * tile in one warp; both fold them alike. */
@@ -49,6 +52,7 @@ struct mm_p {
 	int act, accumulate;
 	int n_groups;           /* decode: column groups of 8 * NT */
 	const uint4 *xp;        /* x prepared by k_mm_prep (then norm_w is NULL), or NULL */
+	int *flag;              /* ORC_K_F16_RANGE, or NULL */
 };
 
 /* ---- loads ---- */
@@ -88,12 +92,22 @@ __device__ __forceinline__ void mm_ldw(const uint8_t *row, int c, int t, uint32_
 	}
 }
 
+/* A finite activation that F16 cannot hold: flag it (the product's result
+ * is wrong; the backend fails the step with a clear error). */
+__device__ __forceinline__ void mm_range(const mm_p &p, float v, __half h)
+{
+	if (__hisinf(h) && isfinite(v) && p.flag)
+		atomicOr(p.flag, ORC_K_F16_RANGE);
+}
+
 /* 8 activations as hi = f16(v) and lo = f16(v - hi), in F16 pairs. */
-__device__ __forceinline__ void mm_split(const float (&v)[8], uint32_t (&hi)[4], uint32_t (&lo)[4])
+__device__ __forceinline__ void mm_split(const mm_p &p, const float (&v)[8], uint32_t (&hi)[4], uint32_t (&lo)[4])
 {
 #pragma unroll
 	for (int i = 0; i < 4; i++) {
 		__half h0 = __float2half_rn(v[2 * i]), h1 = __float2half_rn(v[2 * i + 1]);
+		mm_range(p, v[2 * i], h0);
+		mm_range(p, v[2 * i + 1], h1);
 		__half l0 = __float2half_rn(__fsub_rn(v[2 * i], __half2float(h0)));
 		__half l1 = __float2half_rn(__fsub_rn(v[2 * i + 1], __half2float(h1)));
 		hi[i] = mm_pack(h0, h1);
@@ -121,7 +135,7 @@ __device__ __forceinline__ void mm_ldx(const mm_p &p, int col, int k0, float sca
 		for (int e = 0; e < 8; e++)
 			v[e] = __fmul_rn(__fmul_rn(v[e], scale), p.norm_w[k0 + e]);
 	}
-	mm_split(v, hi, lo);
+	mm_split(p, v, hi, lo);
 }
 
 __device__ __forceinline__ void mm_mma(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
@@ -503,7 +517,7 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 				for (int e = 0; e < 8; e++)
 					v[e] = __fmul_rn(__fmul_rn(v[e], sscale), p.norm_w[k0 + e]);
 			}
-			mm_split(v, hi, lo);
+			mm_split(p, v, hi, lo);
 			xs[st][2 * sh + q][0] = make_uint4(hi[0], hi[1], hi[2], hi[3]);
 			xs[st][2 * sh + q][1] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
 		}
@@ -646,6 +660,7 @@ extern "C" cudaError_t orc_k_mm_multi(const struct orc_k_gemv *a, int n, cudaStr
 	p.act = a->act;
 	p.accumulate = a->accumulate;
 	p.n_groups = 1;
+	p.flag = a->flag;
 	const size_t need = orc_k_mm_ws_bytes(a->wtype, a->K, a->ncols);
 	p.xp = need && a->ws && a->ws_bytes >= need ? (const uint4 *)a->ws : NULL;
 	if (a->ncols == 0)

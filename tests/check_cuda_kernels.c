@@ -929,6 +929,38 @@ START_TEST(test_sample)
 }
 END_TEST
 
+/* A tensor-core product flags a finite activation beyond the F16 range
+ * (its result cannot be right), not a large one within it, nor inf. */
+START_TEST(test_mm_f16_range)
+{
+	const int K = 64, N = 16;
+	size_t wb;
+	void *w = ct_rand_weights(ORC_KT_F16, N, K, 0.5f, &wb);
+	void *d_w = ct_dup(w, wb);
+	float x[64];
+	const float probe[] = {60000.0f, 70000.0f, INFINITY, -1e30f};
+	const int want[] = {0, ORC_K_F16_RANGE, 0, ORC_K_F16_RANGE};
+
+	if (!orc_k_mm_ws_bytes(ORC_KT_F16, K, 16))
+		return;   /* no tensor cores here: the CUDA-core GEMV has no such limit */
+	for (int p = 0; p < 4; p++) {
+		for (int i = 0; i < K; i++)
+			x[i] = ct_uniform(-1, 1);
+		x[17] = probe[p];
+		float *d_x = ct_dup(x, sizeof(x)), *d_y = ct_alloc(sizeof(float) * N);
+		int flag = 0, *d_flag = ct_dup(&flag, sizeof(flag));
+		struct orc_k_gemv a = {.w = d_w, .wtype = ORC_KT_F16, .K = K, .N = N, .x = d_x, .ldx = K,
+				       .ncols = 1, .y = d_y, .ldy = N, .flag = d_flag};
+		CT_OK(orc_k_gemv(&a, 0));
+		ct_get(&flag, d_flag, sizeof(flag));
+		ck_assert_msg(flag == want[p], "x = %g: flag %d, want %d", probe[p], flag, want[p]);
+		ct_free(d_x); ct_free(d_y); ct_free(d_flag);
+	}
+	ct_free(d_w);
+	free(w);
+}
+END_TEST
+
 /* The device argmax: the largest logit, the lowest id on a tie; -1 for a
  * row with a NaN or +inf, or with only -inf. */
 START_TEST(test_argmax)
@@ -976,6 +1008,7 @@ static Suite *cuda_kernels_suite(void)
 	tcase_add_test(tc, test_attention);
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_argmax);
+	tcase_add_test(tc, test_mm_f16_range);
 	suite_add_tcase(s, tc);
 	return s;
 }

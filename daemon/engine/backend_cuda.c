@@ -58,8 +58,13 @@ int cu_take_error(struct cu_ctx *c, bool drain, struct orc_err *err)
 		if (cudaMemcpyAsync(c->hflag, c->dflag, sizeof(int), cudaMemcpyDeviceToHost, c->stream) != cudaSuccess)
 			*c->hflag = 0;
 		CU_OK(c, cudaStreamSynchronize(c->stream));
-		if (*c->hflag != 0 && c->err.code == 0) {
+		if ((*c->hflag & ORC_K_BAD_INDEX) && c->err.code == 0)
 			cu_fail(c, -EINVAL, "an index of a step (token id, position, sequence row or cache block) was out of range on the GPU");
+		if ((*c->hflag & ORC_K_F16_RANGE) && c->err.code == 0)
+			cu_fail(c, -ERANGE, "an activation beyond the F16 range (|x| > 65504) reached a tensor-core "
+				"matmul: this model's activations are too large for the CUDA backend's F16, Q8_0 and "
+				"Q4_0 products (use the CPU backend)");
+		if (*c->hflag != 0) {
 			*c->hflag = 0;
 			CU_OK(c, cudaMemsetAsync(c->dflag, 0, sizeof(int), c->stream));
 		}
