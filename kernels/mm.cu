@@ -162,6 +162,37 @@ __device__ __forceinline__ void mm_chunk(float (&c)[4], const uint32_t (&wg)[4],
 	}
 }
 
+/* acc += one chunk of a 16-row tile times an 8-token tile: straight into
+ * acc for F16; for Q8_0/Q4_0 into a zeroed tile scaled by each row's block
+ * scale (dg for rows g, dg8 for rows g + 8). */
+template <int T>
+__device__ __forceinline__ void mm_acc_chunk(float (&acc)[4], const uint32_t (&wg)[4], const uint32_t (&wg8)[4],
+					     float dg, float dg8, const uint32_t (&hi)[4], const uint32_t (&lo)[4])
+{
+	if (T == ORC_KT_F16) {
+		mm_chunk(acc, wg, wg8, hi, lo);
+		return;
+	}
+	float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+	mm_chunk(c, wg, wg8, hi, lo);
+	acc[0] = fmaf(dg, c[0], acc[0]);
+	acc[1] = fmaf(dg, c[1], acc[1]);
+	acc[2] = fmaf(dg8, c[2], acc[2]);
+	acc[3] = fmaf(dg8, c[3], acc[3]);
+}
+
+template <int MT, int NT>
+__device__ __forceinline__ void mm_zero(float (&acc)[MT][NT][4])
+{
+#pragma unroll
+	for (int i = 0; i < MT; i++)
+#pragma unroll
+		for (int j = 0; j < NT; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++)
+				acc[i][j][e] = 0.0f;
+}
+
 /* The weight rows of a warp's tile: MT 16-row tiles (1, or 2 for SwiGLU's
  * gate and up), rows g and g + 8 of each; NULL past the end. */
 template <int MT>
@@ -223,13 +254,7 @@ __device__ __forceinline__ void mm_slice(const mm_p &p, const mm_wslice<T, MT> &
 {
 	const int t = threadIdx.x & 3, c0 = sl * MM_SLICE_CH;
 
-#pragma unroll
-	for (int i = 0; i < MT; i++)
-#pragma unroll
-		for (int j = 0; j < NT; j++)
-#pragma unroll
-			for (int e = 0; e < 4; e++)
-				acc[i][j][e] = 0.0f;
+	mm_zero<MT, NT>(acc);
 #pragma unroll
 	for (int q = 0; q < MM_SLICE_CH; q++) {
 		const int c = c0 + q;
@@ -247,18 +272,9 @@ __device__ __forceinline__ void mm_slice(const mm_p &p, const mm_wslice<T, MT> &
 				mm_ldx(p, cols[j], c * MM_CH + 8 * t, scale[j], hi, lo);
 			}
 #pragma unroll
-			for (int i = 0; i < MT; i++) {
-				if (T == ORC_KT_F16) {
-					mm_chunk(acc[i][j], ws.w[q][i][0], ws.w[q][i][1], hi, lo);
-				} else {
-					float cc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-					mm_chunk(cc, ws.w[q][i][0], ws.w[q][i][1], hi, lo);
-					acc[i][j][0] = fmaf(ws.d[q][i][0], cc[0], acc[i][j][0]);
-					acc[i][j][1] = fmaf(ws.d[q][i][0], cc[1], acc[i][j][1]);
-					acc[i][j][2] = fmaf(ws.d[q][i][1], cc[2], acc[i][j][2]);
-					acc[i][j][3] = fmaf(ws.d[q][i][1], cc[3], acc[i][j][3]);
-				}
-			}
+			for (int i = 0; i < MT; i++)
+				mm_acc_chunk<T>(acc[i][j], ws.w[q][i][0], ws.w[q][i][1], ws.d[q][i][0], ws.d[q][i][1],
+						hi, lo);
 		}
 	}
 }
@@ -497,13 +513,7 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 	load_x(0, xv);
 	for (int c = 0; c < p.n_ch; c++) {
 		if (c % MM_SLICE_CH == 0)
-#pragma unroll
-			for (int i = 0; i < MT; i++)
-#pragma unroll
-				for (int j = 0; j < NT; j++)
-#pragma unroll
-					for (int e = 0; e < 4; e++)
-						acc[i][j][e] = 0.0f;
+			mm_zero<MT, NT>(acc);
 		/* this chunk's activations -> hi/lo in shared memory */
 		__syncthreads();
 #pragma unroll
@@ -531,18 +541,8 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 				const uint4 h4 = xs[8 * j + g][t][0], l4 = xs[8 * j + g][t][1];
 				const uint32_t hi[4] = {h4.x, h4.y, h4.z, h4.w}, lo[4] = {l4.x, l4.y, l4.z, l4.w};
 #pragma unroll
-				for (int i = 0; i < MT; i++) {
-					if (T == ORC_KT_F16) {
-						mm_chunk(acc[i][j], w[i][0], w[i][1], hi, lo);
-					} else {
-						float cc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-						mm_chunk(cc, w[i][0], w[i][1], hi, lo);
-						acc[i][j][0] = fmaf(d[i][0], cc[0], acc[i][j][0]);
-						acc[i][j][1] = fmaf(d[i][0], cc[1], acc[i][j][1]);
-						acc[i][j][2] = fmaf(d[i][1], cc[2], acc[i][j][2]);
-						acc[i][j][3] = fmaf(d[i][1], cc[3], acc[i][j][3]);
-					}
-				}
+				for (int i = 0; i < MT; i++)
+					mm_acc_chunk<T>(acc[i][j], w[i][0], w[i][1], d[i][0], d[i][1], hi, lo);
 			}
 		}
 		if (c % MM_SLICE_CH == MM_SLICE_CH - 1 || c == p.n_ch - 1)

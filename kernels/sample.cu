@@ -360,6 +360,18 @@ __device__ __forceinline__ bool am_better(float v, int i, float bv, int bi)
 	return bi < 0 || (i >= 0 && (v > bv || (v == bv && i < bi)));
 }
 
+/* The best (v, i) of the warp, in every lane. */
+__device__ __forceinline__ void am_warp_best(float &bv, int &bi)
+{
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) {
+		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+		if (am_better(ov, oi, bv, bi))
+			bv = ov, bi = oi;
+	}
+}
+
 /* grid n_rows, block SM_THREADS */
 __global__ void __launch_bounds__(SM_THREADS) k_argmax(const float *logits, int ld, int n_vocab, int32_t *out)
 {
@@ -401,13 +413,7 @@ __global__ void __launch_bounds__(SM_THREADS) k_argmax(const float *logits, int 
 	}
 	for (int i = done + tid; i < n_vocab; i += SM_THREADS)
 		see(row[i], i);
-#pragma unroll
-	for (int o = 16; o > 0; o >>= 1) {
-		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-		if (am_better(ov, oi, bv, bi))
-			bv = ov, bi = oi;
-	}
+	am_warp_best(bv, bi);
 	__syncthreads();
 	if (bad)
 		sbad = 1;
@@ -418,13 +424,7 @@ __global__ void __launch_bounds__(SM_THREADS) k_argmax(const float *logits, int 
 		return;
 	bv = sv[lane];
 	bi = si[lane];
-#pragma unroll
-	for (int o = 16; o > 0; o >>= 1) {
-		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-		if (am_better(ov, oi, bv, bi))
-			bv = ov, bi = oi;
-	}
+	am_warp_best(bv, bi);
 	if (lane == 0)
 		out[blockIdx.x] = sbad ? -1 : bi;
 }
