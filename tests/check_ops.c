@@ -649,6 +649,38 @@ START_TEST(set_rows_scatter)
 }
 END_TEST
 
+/* argmax: the largest, the lowest id on a tie; -1 for a row with a NaN or
+ * +inf, or with only -inf (orc_argmax_row, the sampler's greedy pick). */
+START_TEST(argmax_rows)
+{
+	struct orc_backend *be = new_backend(2, false);
+	enum { N = 1001, R = 6 };
+	float *x = malloc(sizeof(float) * N * R);
+	int32_t got[R] = { 0 };
+	const int32_t want[R] = { 700, 3, -1, -1, -1, 999 };
+	struct bt X, O;
+
+	ck_assert_ptr_nonnull(x);
+	fill(x, N * R, -5, 5);
+	x[0 * N + 700] = 9.0f;
+	x[1 * N + 500] = 9.5f, x[1 * N + 3] = 9.5f;
+	x[2 * N + 10] = NAN;
+	x[3 * N + 20] = INFINITY;
+	for (int i = 0; i < N; i++)
+		x[4 * N + i] = -INFINITY, x[5 * N + i] = i == 999 ? -7.0f : -INFINITY;
+	X = upload_f32(be, N, R, x);
+	O = upload_i32(be, R, got);
+	be->ops->argmax(be, &X.t, &O.t);
+	ck_assert_int_eq(be->ops->buf_get(be, O.buf, 0, got, sizeof(got), NULL), 0);
+	for (int r = 0; r < R; r++)
+		ck_assert_msg(got[r] == want[r], "row %d: %d, want %d", r, got[r], want[r]);
+	drop(be, &X);
+	drop(be, &O);
+	orc_backend_free(be);
+	free(x);
+}
+END_TEST
+
 /* A bad op records a sticky error: later ops are skipped, the next
  * synchronize reports the first one with its message, then it is cleared. */
 START_TEST(sticky_errors)
@@ -758,6 +790,7 @@ int main(void)
 	tcase_add_test(tc, rope_layouts);
 	tcase_add_loop_test(tc, attention_paged, 0, 2);
 	tcase_add_test(tc, set_rows_scatter);
+	tcase_add_test(tc, argmax_rows);
 	tcase_add_test(tc, sticky_errors);
 	tcase_add_test(tc, backend_choice);
 	tcase_add_test(tc, pool_items);
