@@ -32,12 +32,8 @@ const char *orc_server_backend_name(struct orc_server *s)
 
 void orc_req_hello(struct orc_conn *c, const struct orc_msg *m)
 {
-	static struct orc_str backends[] = {
-		{ "cpu", 3 },
-#ifdef HAVE_CUDA
-		{ "cuda", 4 },
-#endif
-	};
+	static struct orc_str backends[] = { { "cpu", 3 }, { "cuda", 4 } };
+	const uint32_t n_backends = orc_backend_built(ORC_BACKEND_CUDA) ? 2 : 1;
 	const char *server = "orcd " PACKAGE_VERSION;
 	const char *backend = orc_server_backend_name(c->srv);
 	struct orc_msg w;
@@ -57,7 +53,7 @@ void orc_req_hello(struct orc_conn *c, const struct orc_msg *m)
 	w.u.welcome.version = ORC_PROTO_VERSION;
 	w.u.welcome.server = (struct orc_str){ server, (uint32_t)strlen(server) };
 	w.u.welcome.backend = (struct orc_str){ backend, (uint32_t)strlen(backend) };
-	w.u.welcome.backends = (struct orc_strs){ backends, sizeof(backends) / sizeof(backends[0]) };
+	w.u.welcome.backends = (struct orc_strs){ backends, n_backends };
 	w.u.welcome.frame_max = ORC_FRAME_MAX;
 	w.u.welcome.inflight_max = ORC_MAX_INFLIGHT_PER_CONN;
 	w.u.welcome.max_tokens = c->srv->conf.max_tokens;

@@ -21,6 +21,22 @@ static int cuda_new(const struct orc_backend_opts *opts, struct orc_backend **re
 #endif
 }
 
+bool orc_backend_built(enum orc_backend_kind kind)
+{
+	switch (kind) {
+	case ORC_BACKEND_CPU:
+	case ORC_BACKEND_AUTO:
+		return true;
+	case ORC_BACKEND_CUDA:
+#ifdef HAVE_CUDA
+		return true;
+#else
+		return false;
+#endif
+	}
+	return false;
+}
+
 int orc_backend_new(enum orc_backend_kind kind, const struct orc_backend_opts *opts,
 		    struct orc_backend **ret, char *ret_fallback_msg, size_t fallback_len,
 		    struct orc_err *err)

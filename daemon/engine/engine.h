@@ -78,6 +78,9 @@ struct orc_device_info {
  * CUDA this initialises it in the calling process (never fork after). CUDA
  * without a usable GPU: -ENODEV with the reason. */
 int orc_device_query(enum orc_backend_kind kind, struct orc_device_info *ret, struct orc_err *err);
+/* Is this backend built in (CPU always; CUDA when configure found the
+ * toolkit)? Whether a GPU is usable is orc_device_query's question. */
+bool orc_backend_built(enum orc_backend_kind kind);
 /* The device of a loaded model, with its memory as of now. Any thread may
  * call it, also while another evaluates. */
 void orc_model_get_device_info(const struct orc_model *m, struct orc_device_info *ret);
