@@ -226,23 +226,32 @@ struct mm_wslice {
 	float d[MM_SLICE_CH][MT][2];
 };
 
+/* Chunk c of every row of a warp's tile (lane group t); zeros for rows
+ * past the end and chunks past K. */
+template <int T, int MT>
+__device__ __forceinline__ void mm_ld_tile(const mm_p &p, const mm_rows<MT> &rw, int c, int t,
+					   uint32_t (&w)[MT][2][4], float (&d)[MT][2])
+{
+#pragma unroll
+	for (int i = 0; i < MT; i++)
+#pragma unroll
+		for (int h = 0; h < 2; h++) {
+			if (c < p.n_ch && rw.r[i][h]) {
+				mm_ldw<T>(rw.r[i][h], c, t, w[i][h], d[i][h]);
+			} else {
+				w[i][h][0] = w[i][h][1] = w[i][h][2] = w[i][h][3] = 0;
+				d[i][h] = 0.0f;
+			}
+		}
+}
+
 template <int T, int MT>
 __device__ __forceinline__ void mm_slice_load(const mm_p &p, const mm_rows<MT> &rw, int sl, mm_wslice<T, MT> &ws)
 {
 	const int t = threadIdx.x & 3, c0 = sl * MM_SLICE_CH;
 #pragma unroll
 	for (int q = 0; q < MM_SLICE_CH; q++)
-#pragma unroll
-		for (int i = 0; i < MT; i++)
-#pragma unroll
-			for (int h = 0; h < 2; h++) {
-				if (c0 + q < p.n_ch && rw.r[i][h]) {
-					mm_ldw<T>(rw.r[i][h], c0 + q, t, ws.w[q][i][h], ws.d[q][i][h]);
-				} else {
-					ws.w[q][i][h][0] = ws.w[q][i][h][1] = ws.w[q][i][h][2] = ws.w[q][i][h][3] = 0;
-					ws.d[q][i][h] = 0.0f;
-				}
-			}
+		mm_ld_tile<T, MT>(p, rw, c0 + q, t, ws.w[q], ws.d[q]);
 }
 
 /* Slice sl of a warp's tile from its loaded weights: acc = sum over its
@@ -480,17 +489,7 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 			rw.r[i][0] = rw.r[i][1] = NULL;
 
 	auto load_w = [&](int c, uint32_t (&w)[MT][2][4], float (&d)[MT][2]) {
-#pragma unroll
-		for (int i = 0; i < MT; i++)
-#pragma unroll
-			for (int h = 0; h < 2; h++) {
-				if (c < p.n_ch && rw.r[i][h]) {
-					mm_ldw<T>(rw.r[i][h], c, t, w[i][h], d[i][h]);
-				} else {
-					w[i][h][0] = w[i][h][1] = w[i][h][2] = w[i][h][3] = 0;
-					d[i][h] = 0.0f;
-				}
-			}
+		mm_ld_tile<T, MT>(p, rw, c, t, w, d);
 	};
 	auto load_x = [&](int c, float4 (&v)[4]) {
 #pragma unroll
