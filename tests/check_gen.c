@@ -422,6 +422,69 @@ START_TEST(test_stop_conditions)
 }
 END_TEST
 
+/* Which steps ask the engine for its greedy id instead of logits: plain
+ * greedy only (temperature 0, no penalties, no logprobs, no host_logits),
+ * at the last prompt chunk and every decode step; a prompt_logprobs chunk
+ * needs logits, and a sampled step too. */
+START_TEST(test_argmax_requests)
+{
+	struct orc_model *m = load("models/stories260K.gguf", 1, 0, 1);
+	const int32_t prompt[5] = { 1, 403, 407, 261, 378 };
+	struct {
+		float temp, repeat, presence;
+		uint32_t logprobs, prompt_logprobs;
+		bool host_logits, want;
+	} cases[] = {
+		{ 0.0f, 1.0f, 0.0f, 0, 0, false, true },
+		{ 0.7f, 1.0f, 0.0f, 0, 0, false, false },
+		{ 0.0f, 1.1f, 0.0f, 0, 0, false, false },
+		{ 0.0f, 1.0f, 0.5f, 0, 0, false, false },
+		{ 0.0f, 1.0f, 0.0f, 2, 0, false, false },
+		{ 0.0f, 1.0f, 0.0f, 0, 0, true, false },
+		{ 0.0f, 1.0f, 0.0f, 0, 1, false, true },   /* the prompt's chunks carry logits */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct orc_gen_params p;
+		struct orc_gen *g;
+		struct orc_eval_item it;
+		struct orc_err err = { 0 };
+		params(&p, cases[i].temp, 1, 3);
+		p.sampling.repeat_penalty = cases[i].repeat;
+		p.sampling.presence_penalty = cases[i].presence;
+		p.logprobs = cases[i].logprobs;
+		p.prompt_logprobs = cases[i].prompt_logprobs;
+		p.host_logits = cases[i].host_logits;
+		p.prefill_chunk = 2;
+		ck_assert_int_eq(orc_gen_new(m, &p, prompt, 5, &g, &err), 0);
+		for (int step = 0; step < 4; step++) {          /* chunks of 2, 2, 1, then a decode step */
+			struct orc_gen_event ev;
+			uint32_t nv = orc_model_n_vocab(m);
+			const bool last_chunk = step >= 2, plp = cases[i].prompt_logprobs > 0 && step < 3;
+			memset(&it, 0, sizeof(it));
+			ck_assert_int_eq(orc_gen_next_input(g, &it), 0);
+			if (cases[i].want && last_chunk && !plp) {
+				ck_assert_msg(it.argmax && !it.logits, "case %zu step %d: wants the argmax", i, step);
+				*it.argmax = 261;
+			} else {
+				ck_assert_msg(!it.argmax, "case %zu step %d: no argmax", i, step);
+				ck_assert(it.logits || !last_chunk);
+				if (it.logits) {
+					size_t rows = it.logits_all ? it.n : 1;
+					for (size_t k = 0; k < rows * nv; k++)
+						it.logits[k] = k % nv == 261 ? 5.0f : 0.0f;
+				}
+			}
+			ck_assert_int_eq(orc_gen_feed_logits(g, it.logits, &ev, &err), 0);
+			if (last_chunk)
+				ck_assert_int_eq(ev.id, 261);
+		}
+		orc_gen_free(g);
+	}
+	orc_model_free(m);
+}
+END_TEST
+
 START_TEST(test_stop_string_golden)
 {
 	struct orc_model *m = load("models/stories260K.gguf", 0, 0, 1);
@@ -514,6 +577,7 @@ static Suite *gen_suite(void)
 	tcase_add_loop_test(tc, test_logprobs_reference, 0, 5);
 	tcase_add_test(tc, test_prompt_logprobs_chunks);
 	tcase_add_test(tc, test_stop_conditions);
+	tcase_add_test(tc, test_argmax_requests);
 	tcase_add_test(tc, test_stop_string_golden);
 	tcase_add_test(tc, test_bad_requests);
 	suite_add_tcase(s, tc);
