@@ -20,9 +20,14 @@
  * Limit: an activation beyond the F16 range (|x| > 65504) cannot be split
  * so; the product ORs ORC_K_F16_RANGE into the caller's flag and the
  * backend fails the step with a clear error instead of returning garbage.
- * The decode kernel gives each of its 8 warps a slice at a time (loading
- * a whole slice before using it); the prefill kernel runs all slices of a
- * tile in one warp; both fold them alike. */
+ * Kernels: up to MM_DEC_COLS columns, the decode kernel gives each of its
+ * 8 (or 16) warps a slice at a time, loading a whole slice before using it,
+ * and warp 0 folds them; products of 9 or more columns first prepare x
+ * once (k_mm_prep) when the caller lends scratch. Beyond, the prefill
+ * kernel runs all slices of a tile in one warp, its activations staged in
+ * shared memory. All fold alike. */
+#include <atomic>
+
 #include "kcommon.cuh"
 #include "mm.cuh"
 
@@ -603,17 +608,20 @@ static void mm_launch(mm_p &p, cudaStream_t s)
 		mm_launch_t<T, 1>(p, s);
 }
 
-static int mm_arch_ok = -1;
+/* -1 until the first call asks the device (any thread may be first). */
+static std::atomic<int> mm_arch_ok{-1};
 
 extern "C" bool orc_k_mm_usable(int wtype, int K)
 {
-	if (mm_arch_ok < 0) {
+	int ok = mm_arch_ok.load(std::memory_order_relaxed);
+	if (ok < 0) {
 		int dev = 0, major = 0;
-		mm_arch_ok = cudaGetDevice(&dev) == cudaSuccess &&
-			     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-			     major >= 8;
+		ok = cudaGetDevice(&dev) == cudaSuccess &&
+		     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+		     major >= 8;
+		mm_arch_ok.store(ok, std::memory_order_relaxed);
 	}
-	return mm_arch_ok == 1 && K > 0 && K % MM_CH == 0 &&
+	return ok == 1 && K > 0 && K % MM_CH == 0 &&
 	       (wtype == ORC_KT_F16 || wtype == ORC_KT_Q8_0 || wtype == ORC_KT_Q4_0);
 }
 
