@@ -229,6 +229,48 @@ START_TEST(batch_invariance)
 }
 END_TEST
 
+/* 40 sequences in one batch (more than one output group of 32): each
+ * one's greedy id is the argmax of its own logits, and the same batch on
+ * fresh sequences asking for the ids alone gives the same ids. */
+START_TEST(argmax_many_rows)
+{
+	enum { S = 40 };
+	struct orc_model *m;
+	struct orc_seq *a[S], *b[S];
+	struct orc_eval_item ia[S], ib[S];
+	struct orc_err err = { 0 };
+	int32_t prompts[S][3], ida[S], idb[S];
+	float *logits;
+	uint32_t nv;
+
+	orc_test_require_shared();
+	m = load("stories260K", 2, 16, 2 * S, 0);
+	nv = orc_model_n_vocab(m);
+	logits = malloc(sizeof(float) * nv * S);
+	ck_assert_ptr_nonnull(logits);
+	for (int i = 0; i < S; i++) {
+		prompts[i][0] = 1, prompts[i][1] = 3 + 7 * i, prompts[i][2] = 300 + i;
+		ck_assert_int_eq(orc_seq_new(m, &a[i], &err), 0);
+		ck_assert_int_eq(orc_seq_new(m, &b[i], &err), 0);
+		ia[i] = (struct orc_eval_item){ .seq = a[i], .ids = prompts[i], .n = 3,
+						.logits = logits + (size_t)i * nv, .argmax = &ida[i] };
+		ib[i] = (struct orc_eval_item){ .seq = b[i], .ids = prompts[i], .n = 3, .argmax = &idb[i] };
+	}
+	ck_assert_msg(orc_model_eval(m, ia, S, &err) == 0, "%s", err.msg);
+	ck_assert_msg(orc_model_eval(m, ib, S, &err) == 0, "%s", err.msg);
+	for (int i = 0; i < S; i++) {
+		ck_assert_int_eq(ida[i], orc_sampler_argmax(logits + (size_t)i * nv, nv));
+		ck_assert_int_eq(idb[i], ida[i]);
+	}
+	for (int i = 0; i < S; i++) {
+		orc_seq_free(a[i]);
+		orc_seq_free(b[i]);
+	}
+	free(logits);
+	orc_model_free(m);
+}
+END_TEST
+
 /* ---- errors ---- */
 
 START_TEST(eval_errors)
@@ -335,6 +377,7 @@ int main(void)
 	tcase_add_test(tc, stories_golden_text);
 	tcase_add_loop_test(tc, prefill_chunking_and_threads, 0, n);
 	tcase_add_loop_test(tc, batch_invariance, 0, n);
+	tcase_add_test(tc, argmax_many_rows);
 	tcase_add_test(tc, eval_errors);
 	tcase_add_test(tc, load_errors);
 	suite_add_tcase(s, tc);
