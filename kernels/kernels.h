@@ -187,7 +187,7 @@ cudaError_t orc_k_convert(void *out, int otype, const void *w, int wtype, int64_
 /* ---- sampling (sample.cu) ---- */
 /* out[r] = the id of the largest logit of row r (the lowest id on a tie),
  * or -1 when the row holds a NaN or +inf or only -inf: the sampler's
- * greedy pick, so that only ids cross to the host. */
+ * greedy pick (orc_sampler_greedy), so that only ids cross to the host. */
 cudaError_t orc_k_argmax(const float *logits, int ld, int n_vocab, int n_rows, int32_t *out,
 			 cudaStream_t stream);
 #define ORC_K_TOPK_MAX 1024

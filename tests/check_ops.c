@@ -650,7 +650,7 @@ START_TEST(set_rows_scatter)
 END_TEST
 
 /* argmax: the largest, the lowest id on a tie; -1 for a row with a NaN or
- * +inf, or with only -inf (orc_argmax_row, the sampler's greedy pick). */
+ * +inf, or with only -inf (orc_sampler_greedy, the sampler's greedy pick). */
 START_TEST(argmax_rows)
 {
 	struct orc_backend *be = new_backend(2, false);

@@ -222,34 +222,12 @@ struct orc_backend_ops {
 	void (*softmax)(struct orc_backend *be, const struct orc_tensor *x,
 			const struct orc_tensor *out);
 
-	/* out[r] = orc_argmax_row(row r of x): greedy picks where the logits
-	 * are, so that only ids cross to the host. x: F32 [n, ne0]; out: I32
-	 * [1, n]. */
+	/* out[r] = orc_sampler_greedy(row r of x) (sampler.h): greedy picks
+	 * where the logits are, so that only ids cross to the host. x: F32
+	 * [n, ne0]; out: I32 [1, n]. */
 	void (*argmax)(struct orc_backend *be, const struct orc_tensor *x,
 		       const struct orc_tensor *out);
 };
-
-/* The id of the largest of x[0 .. n), the lowest id on a tie (the
- * sampler's greedy pick, sampler.h); -1 when one of them is NaN or +inf, or
- * all are -inf. */
-static inline int32_t orc_argmax_row(const float *x, uint32_t n)
-{
-	int32_t best = -1;
-	float bv = 0.0f;
-
-	for (uint32_t i = 0; i < n; i++) {
-		float v = x[i];
-		if (v != v || v > 3.402823466e38f)
-			return -1;
-		if (v < -3.402823466e38f)
-			continue;
-		if (best < 0 || v > bv) {
-			best = (int32_t)i;
-			bv = v;
-		}
-	}
-	return best;
-}
 
 /* A backend instance. Backends allocate it and fill both fields. */
 struct orc_backend {

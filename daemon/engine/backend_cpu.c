@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backend_cpu_impl.h"
+#include "sampler.h"
 
 /* ---- errors and checks ---- */
 
@@ -252,7 +253,7 @@ static void cpu_softmax(struct orc_backend *be, const struct orc_tensor *x, cons
 
 static void argmax_row(const struct rows_job *j, uint32_t r)
 {
-	((int32_t *)trow(j->out, 0))[r] = orc_argmax_row(trow(j->a, r), j->a->ne0);
+	((int32_t *)trow(j->out, 0))[r] = orc_sampler_greedy(trow(j->a, r), j->a->ne0);
 }
 
 static void cpu_argmax(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out)

@@ -36,7 +36,7 @@ struct orc_graph_pass {
 	const int32_t *block_table;  /* [n_seq, max_blocks] */
 	const int32_t *out_idx;      /* [n_out]: tokens whose logits are wanted, ascending */
 	float *const *out_logits;    /* [n_out]: where each row of n_vocab logits goes, or NULL */
-	int32_t *const *out_argmax;  /* [n_out]: where each row's orc_argmax_row() goes, or NULL */
+	int32_t *const *out_argmax;  /* [n_out]: where each row's orc_sampler_greedy() goes, or NULL */
 };
 
 /* `be`, `gg` and `d` (built from gg) are borrowed and must outlive the

@@ -283,6 +283,16 @@ int32_t orc_sampler_argmax(const float *l, uint32_t n)
 	return (int32_t)best;
 }
 
+int32_t orc_sampler_greedy(const float *logits, uint32_t n)
+{
+	struct orc_err err = { 0 };
+	float mx;
+
+	if (check_logits(logits, n, &mx, &err) < 0)
+		return -1;
+	return orc_sampler_argmax(logits, n);
+}
+
 /* Stage 5 on cand [*n] (sorted iff `sorted`). Leaves the kept prefix,
  * sorted best first, in s->cand. The cumulative sum only needs the best
  * candidates, so it selects the best 256, then 16x more, ... until the

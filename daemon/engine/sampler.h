@@ -99,6 +99,11 @@ int orc_sampler_sample(struct orc_sampler *s, const float *logits, int32_t *ret_
  * greedy pick on logits that are already checked and penalised. */
 int32_t orc_sampler_argmax(const float *l, uint32_t n);
 
+/* Stages 0 and 2 alone: the greedy pick of raw logits [n] (n >= 1), or -1
+ * where stage 0 would refuse them (a NaN or +inf, or every logit -inf).
+ * The backends' argmax op (backend.h) computes exactly this. */
+int32_t orc_sampler_greedy(const float *logits, uint32_t n);
+
 /* A token and its probability in the distribution stage 7 draws from. */
 struct orc_token_prob {
 	int32_t id;

@@ -17,21 +17,13 @@
 
 #include "engine.h"
 #include "jsonr.h"
+#include "sampler.h"
 
 static double now_s(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int32_t argmax(const float *l, uint32_t n)
-{
-	uint32_t b = 0;
-	for (uint32_t i = 1; i < n; i++)
-		if (l[i] > l[b])
-			b = i;
-	return (int32_t)b;
 }
 
 static int eval(struct orc_model *m, struct orc_eval_item *it, size_t n)
@@ -102,7 +94,7 @@ static double decode_batch(struct orc_model *m, uint32_t B, uint32_t steps, cons
 		double th = now_s();
 		for (uint32_t i = 0; i < B; i++) {
 			if (host_logits)
-				next[i] = argmax(logits + (size_t)i * nv, nv);
+				next[i] = orc_sampler_argmax(logits + (size_t)i * nv, nv);
 			else if (next[i] < 0)
 				goto out;
 			it[i].ids = &next[i];
@@ -209,7 +201,7 @@ static int compare_ref(struct orc_model *m, const char *path, double tol)
 	for (size_t k = 0; k < ng; k++) {
 		if (orc_jsonr_num(orc_jsonr_at(margin, k), 0) > 2 * tol) {
 			checked++;
-			agree += argmax(lg, nv) == greedy[k];
+			agree += orc_sampler_argmax(lg, nv) == greedy[k];
 		}
 		struct orc_eval_item one = { .seq = s, .ids = &greedy[k], .n = 1, .logits = lg };
 		if (k + 1 < ng && eval(m, &one, 1) < 0)
