@@ -142,6 +142,12 @@ bool cu_launch(struct cu_ctx *c, cudaError_t e, const char *op);
 void cu_graphs_clear(struct cu_ctx *c);
 
 /* ---- memory (backend_cuda_mem.c) ---- */
+/* Replace the scratch buffer *p (*size bytes, or NULL) by a new one of
+ * need bytes; outside captured steps only. An old buffer is freed after
+ * the stream drains, and the captured steps that hold it are dropped.
+ * cudaSuccess; or the wait's error (also made the sticky error), or the
+ * allocation's (not: the caller decides), with *p NULL and *size 0. */
+cudaError_t cu_scratch_realloc(struct cu_ctx *c, void **p, size_t *size, size_t need);
 int cu_buf_alloc(struct orc_backend *be, uint64_t size, enum orc_buf_usage usage, struct orc_bbuf **ret,
 		 struct orc_err *err);
 void cu_buf_free(struct orc_backend *be, struct orc_bbuf *b);

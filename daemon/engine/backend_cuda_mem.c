@@ -108,6 +108,27 @@ void cu_buf_free(struct orc_backend *be, struct orc_bbuf *b)
 	free(b);
 }
 
+cudaError_t cu_scratch_realloc(struct cu_ctx *c, void **p, size_t *size, size_t need)
+{
+	cudaError_t e;
+
+	if (*p) {
+		if (!cu_ok(c, (e = cudaStreamSynchronize(c->stream)), "cudaStreamSynchronize", __FILE__, __LINE__))
+			return e;
+		cu_graphs_clear(c);   /* captured steps hold the old pointer */
+		cudaFree(*p);
+		*p = NULL;
+		*size = 0;
+	}
+	if ((e = cudaMalloc(p, need)) != cudaSuccess) {
+		cudaGetLastError();   /* clear the failed allocation's error */
+		*p = NULL;
+		return e;
+	}
+	*size = need;
+	return cudaSuccess;
+}
+
 static int range_ok(const struct orc_bbuf *b, uint64_t offset, uint64_t size, const char *what,
 		    struct orc_err *err)
 {

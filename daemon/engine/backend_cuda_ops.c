@@ -194,22 +194,9 @@ static bool matmul_ok(struct cu_ctx *c, const struct cu_rec *r)
  * pointer); without it the products take the same bits, only slower. */
 static void mm_ws(struct cu_ctx *c, size_t need)
 {
-	if (need <= c->mm_ws_bytes || c->mode != CU_DIRECT)
-		return;
-	if (c->mm_ws) {
-		if (!CU_OK(c, cudaStreamSynchronize(c->stream)))
-			return;
-		cu_graphs_clear(c);
-		cudaFree(c->mm_ws);
-		c->mm_ws = NULL;
-		c->mm_ws_bytes = 0;
-	}
-	if (cudaMalloc(&c->mm_ws, need) != cudaSuccess) {
-		cudaGetLastError();   /* not fatal: the products run without it */
-		c->mm_ws = NULL;
-		return;
-	}
-	c->mm_ws_bytes = need;
+	/* a failed allocation is not fatal: the products run without it */
+	if (need > c->mm_ws_bytes && c->mode == CU_DIRECT)
+		cu_scratch_realloc(c, &c->mm_ws, &c->mm_ws_bytes, need);
 }
 
 void cu_run_matmul(struct cu_ctx *c, const struct cu_rec *const *g, size_t n)
@@ -373,18 +360,11 @@ static bool attn_ws(struct cu_ctx *c, int n_head, int hd, int max_keys)
 	if (max_keys < c->ws_keys)
 		max_keys = c->ws_keys;
 	need = orc_k_attn_ws_bytes(CU_DECODE_TOK, n_head, hd, max_keys);
-	if (c->attn_ws) {
-		if (!CU_OK(c, cudaStreamSynchronize(c->stream)))
-			return false;
-		cu_graphs_clear(c);
-		cudaFree(c->attn_ws);
-		c->attn_ws = NULL;
-	}
-	if (!CU_OK(c, cudaMalloc(&c->attn_ws, need)) || !CU_OK(c, cudaMemsetAsync(c->attn_ws, 0, need, c->stream))) {
-		c->attn_ws = NULL;
+	/* the kernel expects its counters zeroed; until they are, no size counts */
+	c->ws_heads = c->ws_hd = c->ws_keys = 0;
+	if (!CU_OK(c, cu_scratch_realloc(c, &c->attn_ws, &c->attn_ws_bytes, need)) ||
+	    !CU_OK(c, cudaMemsetAsync(c->attn_ws, 0, need, c->stream)))
 		return false;
-	}
-	c->attn_ws_bytes = need;
 	c->ws_heads = n_head;
 	c->ws_hd = hd;
 	c->ws_keys = max_keys;
