@@ -1,7 +1,8 @@
 # tests/bench/cuda.mk -- the CUDA backend's benchmark: `make bench-cuda`
 # (part of `make bench` when CUDA is built) generates the Qwen2.5-0.5B
 # geometry in F16 and Q8_0 and Phi-3-mini in F16 with mkmodel into the build
-# tree when absent, then runs bench_cuda on each. bench_cuda -r REF.json
+# tree when absent, then runs bench_cuda on each, and bench_kernels (the
+# decode products alone) at both geometries. bench_cuda -r REF.json
 # compares a model's logits with tools/hf_reference.py output.
 if HAVE_CUDA
 noinst_PROGRAMS += tests/bench/bench_cuda
@@ -9,7 +10,12 @@ tests_bench_bench_cuda_SOURCES = tests/bench/bench_cuda.c tests/jsonr.c tests/js
 tests_bench_bench_cuda_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tests
 tests_bench_bench_cuda_LDADD = $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS) -lm
 
-BENCH_CUDA_DEPS = tests/bench/bench_cuda$(EXEEXT) tests/tools/mkmodel$(EXEEXT)
+noinst_PROGRAMS += tests/bench/bench_kernels
+tests_bench_bench_kernels_SOURCES = tests/bench/bench_kernels.c
+tests_bench_bench_kernels_CFLAGS = $(AM_CFLAGS) $(CUDA_CFLAGS)
+tests_bench_bench_kernels_LDADD = kernels/liborckernels.a $(CUDA_LIBS)
+
+BENCH_CUDA_DEPS = tests/bench/bench_cuda$(EXEEXT) tests/bench/bench_kernels$(EXEEXT) tests/tools/mkmodel$(EXEEXT)
 else
 BENCH_CUDA_DEPS =
 endif
@@ -26,7 +32,8 @@ bench-cuda: $(BENCH_CUDA_DEPS)
 	      mv $$f.tmp $$f || exit 1; \
 	  fi; \
 	  tests/bench/bench_cuda -c 1024 -s 32 $$f || exit 1; \
-	done
+	done; \
+	tests/bench/bench_kernels && tests/bench/bench_kernels -p phi3
 
 bench: bench-cuda
 .PHONY: bench-cuda
