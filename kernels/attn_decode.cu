@@ -35,6 +35,8 @@ extern "C" size_t orc_k_attn_ws_bytes(int max_tok, int n_head, int head_dim, int
 template <typename KT, int DL>
 __global__ void __launch_bounds__(AD_THREADS) k_attn_decode(orc_k_attn a, ad_ws ws)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float qs[AD_HEADS][DL * 32];
 	__shared__ int last;
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, hd = a.head_dim;
@@ -117,7 +119,7 @@ template <typename KT, int DL>
 static void ad_launch(const orc_k_attn &a, ad_ws ws, int chunks, cudaStream_t s)
 {
 	dim3 grid(chunks, (a.n_head + AD_HEADS - 1) / AD_HEADS, a.n_tok);
-	k_attn_decode<KT, DL><<<grid, AD_THREADS, 0, s>>>(a, ws);
+	k_launch(k_attn_decode<KT, DL>, grid, AD_THREADS, 0, s, a, ws);
 }
 
 template <typename KT>

@@ -22,6 +22,8 @@ static size_t ap_smem(void)
 template <typename KT, int DL>
 __global__ void __launch_bounds__(AP_THREADS) k_attn_prefill(orc_k_attn a)
 {
+	k_dep_wait();
+	k_dep_release();
 	constexpr int HD = DL * 32, LD = HD + 1;
 	extern __shared__ float sm[];
 	float *qs = sm, *ks = qs + AP_BQ * HD, *vs = ks + AT_TILE * LD;
@@ -122,7 +124,7 @@ template <typename KT, int DL>
 static void ap_launch(const orc_k_attn &a, cudaStream_t s)
 {
 	dim3 grid((a.n_tok + AP_BQ - 1) / AP_BQ, a.n_head);
-	k_attn_prefill<KT, DL><<<grid, AP_THREADS, ap_smem<DL>(), s>>>(a);
+	k_launch(k_attn_prefill<KT, DL>, grid, AP_THREADS, ap_smem<DL>(), s, a);
 }
 
 template <typename KT>

@@ -7,6 +7,8 @@
 template <int OT>
 __global__ void k_bias_act(void *out, int ldo, const float *x, int ldx, const float *bias, int act, int n_cols)
 {
+	k_dep_wait();
+	k_dep_release();
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	int64_t r = blockIdx.y;
 	if (c >= n_cols)
@@ -20,6 +22,8 @@ __global__ void k_bias_act(void *out, int ldo, const float *x, int ldx, const fl
 template <int OT>
 __global__ void k_swiglu(void *out, int ldo, const float *gate, int ldg, const float *up, int ldu, int n)
 {
+	k_dep_wait();
+	k_dep_release();
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	int64_t r = blockIdx.y;
 	if (c >= n)
@@ -30,6 +34,8 @@ __global__ void k_swiglu(void *out, int ldo, const float *gate, int ldg, const f
 
 __global__ void k_add(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int n_cols)
 {
+	k_dep_wait();
+	k_dep_release();
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	int64_t r = blockIdx.y;
 	if (c < n_cols)
@@ -74,6 +80,6 @@ extern "C" cudaError_t orc_k_add(float *out, int ldo, const float *a, int lda, c
 	if (n_rows == 0 || n_cols == 0)
 		return cudaSuccess;
 	dim3 grid(k_cdiv(n_cols, 256), n_rows);
-	k_add<<<grid, 256, 0, stream>>>(out, ldo, a, lda, b, ldb, n_cols);
+	k_launch(k_add, grid, 256, 0, stream, out, ldo, a, lda, b, ldb, n_cols);
 	return cudaGetLastError();
 }

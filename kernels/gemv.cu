@@ -189,6 +189,8 @@ __device__ __forceinline__ float welem(const uint8_t *row, int k)
 template <int T, int NC, int RB>
 __global__ void __launch_bounds__(GEMV_THREADS) k_gemv(gemv_p p)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float red[32];
 	__shared__ float scale[NC];
 	__shared__ float part[GEMV_WARPS][RB][NC];
@@ -315,7 +317,7 @@ static void launch(const gemv_p &p0, cudaStream_t s)
 		nblk += (unsigned)p.seg[i].nblk;
 	}
 	p.n_groups = (p.ncols + NC - 1) / NC;
-	k_gemv<T, NC, RB><<<nblk * (unsigned)p.n_groups, GEMV_THREADS, 0, s>>>(p);
+	k_launch(k_gemv<T, NC, RB>, nblk * (unsigned)p.n_groups, GEMV_THREADS, 0, s, p);
 }
 
 template <int T>

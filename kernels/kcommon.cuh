@@ -208,14 +208,61 @@ __device__ __forceinline__ float k_ld1(const __half *p)
 }
 
 /* Launch a kernel templated on the output activation type. */
+/* ---- programmatic dependent launch (sm_90 and later) ----
+ * Every kernel is launched with k_launch(), which lets it start while the
+ * kernel before it in the stream still runs. So every kernel calls
+ * k_dep_wait() before it touches memory that an earlier kernel writes or
+ * reads (activations, caches, scratch, flags): the wait returns once the
+ * earlier kernels have completed and their writes are visible, which
+ * orders kernels exactly as plain launches do. Only loads of what no kernel
+ * writes (weights) may come before it. k_dep_release() right after lets the
+ * next kernel be scheduled early; it still waits for this one to finish.
+ * On older devices both are no-ops and launches serialize as usual. */
+__device__ __forceinline__ void k_dep_wait(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void k_dep_release(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+/* Launch kern<<<grid, block, smem, stream>>>(args...) allowed to overlap
+ * the previous kernel of the stream (see k_dep_wait). Returns the launch's
+ * status. */
+template <typename... KP, typename... A>
+static inline cudaError_t k_launch(void (*kern)(KP...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+				   A... args)
+{
+	cudaLaunchAttribute at[1];
+	at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+	at[0].val.programmaticStreamSerializationAllowed = 1;
+	cudaLaunchConfig_t cfg = {};
+	cfg.gridDim = grid;
+	cfg.blockDim = block;
+	cfg.dynamicSmemBytes = smem;
+	cfg.stream = stream;
+	cfg.attrs = at;
+	cfg.numAttrs = 1;
+	return cudaLaunchKernelEx(&cfg, kern, static_cast<KP>(args)...);
+}
+
 #define K_DISPATCH_OT(ot, KERNEL, grid, block, smem, stream, ...) \
 	do { \
+		cudaError_t e_; \
 		switch (ot) { \
-		case ORC_KT_F32: KERNEL<ORC_KT_F32><<<grid, block, smem, stream>>>(__VA_ARGS__); break; \
-		case ORC_KT_F16: KERNEL<ORC_KT_F16><<<grid, block, smem, stream>>>(__VA_ARGS__); break; \
-		case ORC_KT_BF16: KERNEL<ORC_KT_BF16><<<grid, block, smem, stream>>>(__VA_ARGS__); break; \
+		case ORC_KT_F32: e_ = k_launch(KERNEL<ORC_KT_F32>, grid, block, smem, stream, __VA_ARGS__); break; \
+		case ORC_KT_F16: e_ = k_launch(KERNEL<ORC_KT_F16>, grid, block, smem, stream, __VA_ARGS__); break; \
+		case ORC_KT_BF16: e_ = k_launch(KERNEL<ORC_KT_BF16>, grid, block, smem, stream, __VA_ARGS__); break; \
 		default: return cudaErrorInvalidValue; \
 		} \
+		if (e_ != cudaSuccess) \
+			return e_; \
 	} while (0)
 
 static inline bool k_is_act_type(int t)

@@ -11,6 +11,8 @@
 template <int OT>
 __global__ void k_rmsnorm(void *out, int ldo, const float *x, int ldx, const float *w, int dim, float eps)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float red[32];
 	const float *xr = x + (int64_t)blockIdx.x * ldx;
 	const float scale = k_rms_scale(xr, dim, eps, red);
@@ -23,6 +25,8 @@ template <int OT>
 __global__ void k_layernorm(void *out, int ldo, const float *x, int ldx, const float *w, const float *b,
 			    int dim, float eps)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float red[32];
 	const float *xr = x + (int64_t)blockIdx.x * ldx;
 	float s = 0.0f;
@@ -66,6 +70,8 @@ extern "C" cudaError_t orc_k_layernorm(void *out, int otype, int ldo, const floa
 
 __global__ void k_softmax(float *out, int ldo, const float *x, int ldx, int dim)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float red[32];
 	const float *xr = x + (int64_t)blockIdx.x * ldx;
 	float *o = out + (int64_t)blockIdx.x * ldo;
@@ -94,6 +100,6 @@ extern "C" cudaError_t orc_k_softmax(float *out, int ldo, const float *x, int ld
 		return cudaErrorInvalidValue;
 	if (n_rows == 0)
 		return cudaSuccess;
-	k_softmax<<<n_rows, NORM_THREADS, 0, stream>>>(out, ldo, x, ldx, dim);
+	k_launch(k_softmax, n_rows, NORM_THREADS, 0, stream, out, ldo, x, ldx, dim);
 	return cudaGetLastError();
 }

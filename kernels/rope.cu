@@ -56,6 +56,8 @@ __device__ __forceinline__ void k_rope_rot(float *v, int i, int n_rot, int neox,
 __global__ void k_rope(float *x, int ldx, const int32_t *pos, int n_heads, int head_dim, int n_rot, int neox,
 		       rope_freq fq)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float cs[ORC_K_HEAD_DIM_MAX / 2], sn[ORC_K_HEAD_DIM_MAX / 2];
 	const int t = blockIdx.x, half = n_rot / 2;
 	float *row = x + (int64_t)t * ldx;
@@ -80,6 +82,8 @@ template <> __device__ __forceinline__ void k_cache_put<__half>(void *c, int64_t
 template <typename CT>
 __global__ void k_rope_kv(struct orc_k_rope_kv a, int n_rot, int neox, rope_freq fq)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float cs[ORC_K_HEAD_DIM_MAX / 2], sn[ORC_K_HEAD_DIM_MAX / 2];
 	const int t = blockIdx.x, half = n_rot / 2, hd = a.head_dim;
 	const int64_t r = a.idx[t];
@@ -125,9 +129,9 @@ extern "C" cudaError_t orc_k_rope_kv(const struct orc_k_rope_kv *a, const struct
 	if (a->n_tok == 0)
 		return cudaSuccess;
 	if (a->cache_type == ORC_KT_F32)
-		k_rope_kv<float><<<a->n_tok, 128, 0, stream>>>(*a, r->n_rot, r->neox, rope_freqs(r));
+		k_launch(k_rope_kv<float>, a->n_tok, 128, 0, stream, *a, r->n_rot, r->neox, rope_freqs(r));
 	else if (a->cache_type == ORC_KT_F16)
-		k_rope_kv<__half><<<a->n_tok, 128, 0, stream>>>(*a, r->n_rot, r->neox, rope_freqs(r));
+		k_launch(k_rope_kv<__half>, a->n_tok, 128, 0, stream, *a, r->n_rot, r->neox, rope_freqs(r));
 	else
 		return cudaErrorInvalidValue;
 	return cudaGetLastError();
@@ -141,6 +145,6 @@ extern "C" cudaError_t orc_k_rope(float *x, int ldx, const int32_t *pos, int n_t
 		return cudaErrorInvalidValue;
 	if (n_tok == 0)
 		return cudaSuccess;
-	k_rope<<<n_tok, 128, 0, stream>>>(x, ldx, pos, n_heads, head_dim, r->n_rot, r->neox, rope_freqs(r));
+	k_launch(k_rope, n_tok, 128, 0, stream, x, ldx, pos, n_heads, head_dim, r->n_rot, r->neox, rope_freqs(r));
 	return cudaGetLastError();
 }

@@ -25,6 +25,8 @@ extern "C" int64_t orc_k_row_bytes(int type, int64_t n)
 __global__ void k_get_rows(float *out, int ldo, const uint8_t *table, int type, int64_t row_len,
 			   int64_t stride, int64_t n_rows, const int32_t *ids, int accumulate, int *flag)
 {
+	k_dep_wait();
+	k_dep_release();
 	int t = blockIdx.x;
 	int64_t c = (int64_t)blockIdx.y * blockDim.x + threadIdx.x;
 	int32_t id = ids[t];
@@ -54,7 +56,7 @@ extern "C" cudaError_t orc_k_get_rows(float *out, int ldo, const void *table, in
 	if (n_tok == 0 || row_len == 0)
 		return cudaSuccess;
 	dim3 grid(n_tok, k_cdiv(row_len, 256));
-	k_get_rows<<<grid, 256, 0, stream>>>(out, ldo, (const uint8_t *)table, type, row_len, table_stride,
+	k_launch(k_get_rows, grid, 256, 0, stream, out, ldo, (const uint8_t *)table, type, row_len, table_stride,
 					     n_rows, ids, accumulate, flag);
 	return cudaGetLastError();
 }
@@ -63,6 +65,8 @@ template <typename T>
 __global__ void k_set_rows(T *dst, int64_t lddst, int64_t n_dst, const float *src, int ldsrc,
 			   const int32_t *idx, int row_len, int *flag)
 {
+	k_dep_wait();
+	k_dep_release();
 	int i = blockIdx.x;
 	int64_t r = idx[i];
 	if (r < 0 || r >= n_dst) {
@@ -88,9 +92,9 @@ extern "C" cudaError_t orc_k_set_rows(void *dst, int dst_type, int64_t lddst, in
 	if (n == 0 || row_len == 0)
 		return cudaSuccess;
 	if (dst_type == ORC_KT_F32)
-		k_set_rows<float><<<n, 128, 0, stream>>>((float *)dst, lddst, n_dst, src, ldsrc, idx, row_len, flag);
+		k_launch(k_set_rows<float>, n, 128, 0, stream, (float *)dst, lddst, n_dst, src, ldsrc, idx, row_len, flag);
 	else if (dst_type == ORC_KT_F16)
-		k_set_rows<__half><<<n, 128, 0, stream>>>((__half *)dst, lddst, n_dst, src, ldsrc, idx, row_len,
+		k_launch(k_set_rows<__half>, n, 128, 0, stream, (__half *)dst, lddst, n_dst, src, ldsrc, idx, row_len,
 							  flag);
 	else
 		return cudaErrorInvalidValue;

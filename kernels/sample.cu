@@ -264,6 +264,8 @@ __device__ int s_full(const float *x, int n, float mx, float inv_t, float u, s_s
 __global__ void __launch_bounds__(SM_THREADS)
 k_sample(const float *logits, int ld, int n, const orc_k_sample_params *params, orc_k_sample_result *res)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ s_shared sh;
 	__shared__ float st_max, st_lse, st_zt;
 	__shared__ int st_arg;
@@ -348,7 +350,7 @@ extern "C" cudaError_t orc_k_sample(const float *logits, int ld, int n_vocab, in
 		return cudaErrorInvalidValue;
 	if (n_rows == 0)
 		return cudaSuccess;
-	k_sample<<<n_rows, SM_THREADS, 0, stream>>>(logits, ld, n_vocab, params, res);
+	k_launch(k_sample, n_rows, SM_THREADS, 0, stream, logits, ld, n_vocab, params, res);
 	return cudaGetLastError();
 }
 
@@ -375,6 +377,8 @@ __device__ __forceinline__ void am_warp_best(float &bv, int &bi)
 /* grid n_rows, block SM_THREADS */
 __global__ void __launch_bounds__(SM_THREADS) k_argmax(const float *logits, int ld, int n_vocab, int32_t *out)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float sv[SM_WARPS];
 	__shared__ int si[SM_WARPS], sbad;
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -436,6 +440,6 @@ extern "C" cudaError_t orc_k_argmax(const float *logits, int ld, int n_vocab, in
 		return cudaErrorInvalidValue;
 	if (n_rows == 0)
 		return cudaSuccess;
-	k_argmax<<<n_rows, SM_THREADS, 0, stream>>>(logits, ld, n_vocab, out);
+	k_launch(k_argmax, n_rows, SM_THREADS, 0, stream, logits, ld, n_vocab, out);
 	return cudaGetLastError();
 }
