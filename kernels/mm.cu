@@ -385,6 +385,8 @@ __device__ __forceinline__ void mm_scales(const mm_p &p, int col0, int n, float 
  * mm_ldx() makes. */
 __global__ void __launch_bounds__(MM_THREADS) k_mm_prep(mm_p p, uint4 *xp)
 {
+	k_dep_wait();
+	k_dep_release();
 	__shared__ float red[32];
 	__shared__ float sc[1];
 	const int col = blockIdx.x;
@@ -400,7 +402,37 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_prep(mm_p p, uint4 *xp)
 	}
 }
 
-/* Decode: grid (units x column groups), group fastest; the WARPS warps take
+/* Warp 0 folds the partial sums of round r (slices r .. r + WARPS - 1,
+ * which the warps left in part[]) in order into total; the whole block
+ * calls it (it holds the barrier between writing and reading part[]). */
+template <int MT, int NT, int WARPS>
+__device__ __forceinline__ void mm_round_fold(const mm_p &p, float (*part)[MT][NT][4][32], int r,
+					      float (&acc)[MT][NT][4], float (&total)[MT][NT][4])
+{
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+	for (int i = 0; i < MT; i++)
+#pragma unroll
+		for (int j = 0; j < NT; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++)
+				part[warp][i][j][e][lane] = acc[i][j][e];
+	__syncthreads();
+	if (warp == 0) {
+		for (int w = 0; w < WARPS && r + w < p.n_sl; w++) {
+#pragma unroll
+			for (int i = 0; i < MT; i++)
+#pragma unroll
+				for (int j = 0; j < NT; j++)
+#pragma unroll
+					for (int e = 0; e < 4; e++)
+						acc[i][j][e] = part[w][i][j][e][lane];
+			mm_fold<MT, NT>(total, acc, r + w == 0);
+		}
+	}
+}
+
+/* Decode of 9 to MM_DEC_COLS columns: grid (units x column groups), group fastest; the WARPS warps take
  * slices w, w + WARPS, ... and warp 0 folds them in order. */
 template <int T, int MT, int NT, int WARPS>
 __global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
@@ -421,6 +453,10 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
 	mm_tile_rows<MT>(p, sg, unit, g, rw);
 	if (warp < p.n_sl)
 		mm_slice_load<T, MT>(p, rw, warp, wsl);
+	/* weights are never written by a kernel: only now wait for the kernels
+	 * before this one (x, scratch and y) */
+	k_dep_wait();
+	k_dep_release();
 	mm_scales(p, col0, 8 * NT, sc, red);
 #pragma unroll
 	for (int j = 0; j < NT; j++) {
@@ -435,30 +471,86 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
 				mm_slice_load<T, MT>(p, rw, r + warp, wsl);
 			mm_slice<T, MT, NT>(p, wsl, cols, scale, r + warp, acc);
 		}
-#pragma unroll
-		for (int i = 0; i < MT; i++)
-#pragma unroll
-			for (int j = 0; j < NT; j++)
-#pragma unroll
-				for (int e = 0; e < 4; e++)
-					part[warp][i][j][e][lane] = acc[i][j][e];
-		__syncthreads();
-		if (warp == 0) {
-			for (int w = 0; w < WARPS && r + w < p.n_sl; w++) {
-#pragma unroll
-				for (int i = 0; i < MT; i++)
-#pragma unroll
-					for (int j = 0; j < NT; j++)
-#pragma unroll
-						for (int e = 0; e < 4; e++)
-							acc[i][j][e] = part[w][i][j][e][lane];
-				mm_fold<MT, NT>(total, acc, r + w == 0);
-			}
-		}
+		mm_round_fold<MT, NT, WARPS>(p, part, r, acc, total);
 		__syncthreads();
 	}
 	if (warp == 0)
 		mm_store<MT, NT>(p, sg, unit, col0, total);
+}
+
+/* Decode of up to 8 columns (one column tile): block b takes units b,
+ * b + gridDim.x, ... (the grid holds as many blocks as fit on the device at
+ * once, at most one per unit), and each unit in rounds of WARPS slices as
+ * above. The weights of the next item (the next round, or the next unit's
+ * first) are loaded while this one's products run, so a block keeps its
+ * loads in flight from its first unit to its last; the norm scales of the
+ * columns are computed once per block. */
+template <int T, int MT, int WARPS>
+__global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
+{
+	constexpr int NT = 1;
+	__shared__ float red[32];
+	__shared__ float sc[8 * NT];
+	__shared__ float part[WARPS][MT][NT][4][32];
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+	const int col0 = 0, stride = (int)gridDim.x;
+	int unit = (int)blockIdx.x, r = 0;
+	int u_in = unit;                       /* the unit inside its segment */
+	const mm_seg *sg = &mm_find(p, u_in);
+	mm_rows<MT> rw, rw_next;
+	mm_wslice<T, MT> wsl, w_next;
+
+	/* the first item's weights are on their way while the norm is computed */
+	mm_tile_rows<MT>(p, *sg, u_in, g, rw);
+	if (warp < p.n_sl)
+		mm_slice_load<T, MT>(p, rw, warp, wsl);
+	/* weights are never written by a kernel: only now wait for the kernels
+	 * before this one (x, scratch and y) */
+	k_dep_wait();
+	k_dep_release();
+	mm_scales(p, col0, 8 * NT, sc, red);
+	int cols[NT];
+	float scale[NT];
+#pragma unroll
+	for (int j = 0; j < NT; j++) {
+		const int c = col0 + 8 * j + g;
+		cols[j] = c < p.ncols ? c : -1;
+		scale[j] = p.norm_w && c < p.ncols ? sc[8 * j + g] : 1.0f;
+	}
+	float total[MT][NT][4], acc[MT][NT][4] = {};
+	for (;;) {
+		/* the next item, and its weights in flight during this one */
+		int r_next = r + WARPS, unit_next = unit, u_next = u_in;
+		const mm_seg *sg_next = sg;
+		if (r_next >= p.n_sl) {
+			r_next = 0;
+			unit_next = unit + stride;
+			u_next = unit_next;
+			if (unit_next < p.n_units) {
+				sg_next = &mm_find(p, u_next);
+				mm_tile_rows<MT>(p, *sg_next, u_next, g, rw_next);
+			}
+		} else {
+			rw_next = rw;
+		}
+		const bool more = unit_next < p.n_units;
+		if (more && r_next + warp < p.n_sl)
+			mm_slice_load<T, MT>(p, rw_next, r_next + warp, w_next);
+		if (r + warp < p.n_sl)
+			mm_slice<T, MT, NT>(p, wsl, cols, scale, r + warp, acc);
+		mm_round_fold<MT, NT, WARPS>(p, part, r, acc, total);
+		if (warp == 0 && r_next == 0)
+			mm_store<MT, NT>(p, *sg, u_in, col0, total);
+		if (!more)
+			break;
+		__syncthreads();
+		r = r_next;
+		unit = unit_next;
+		u_in = u_next;
+		sg = sg_next;
+		rw = rw_next;
+		wsl = w_next;
+	}
 }
 
 /* Prefill: a block is 4 warps on 4 consecutive units and one tile of
@@ -483,6 +575,8 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 	const int st = tid >> 1, sh = tid & 1, scol = col0 + st;
 	const bool sok = scol < p.ncols;
 
+	k_dep_wait();
+	k_dep_release();
 	mm_scales(p, col0, MM_PRE_TOK, sc, red);
 	const float sscale = p.norm_w && sok ? sc[st] : 1.0f;
 	const mm_seg &sg = mm_find(p, live ? unit : (unit = 0));
@@ -570,33 +664,67 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 
 /* ---- launch ---- */
 
+/* Blocks of k_mm_dec1<T, MT, WARPS> that the device holds at once
+ * (multiprocessors times blocks per multiprocessor), asked once; 0 if
+ * unknown. */
+template <int T, int MT, int WARPS>
+static int mm_dec1_resident(void)
+{
+	static std::atomic<int> cached{-1};
+	int v = cached.load(std::memory_order_relaxed);
+	if (v < 0) {
+		int dev = 0, sms = 0, per_sm = 0;
+		v = cudaGetDevice(&dev) == cudaSuccess &&
+		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
+		    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mm_dec1<T, MT, WARPS>, WARPS * 32, 0) ==
+			    cudaSuccess
+			? sms * per_sm : 0;
+		cached.store(v, std::memory_order_relaxed);
+	}
+	return v;
+}
+
+/* Decode of one column tile: one block per unit, up to what the device
+ * holds at once; then blocks loop over units. */
+template <int T, int MT, int WARPS>
+static void mm_dec1_launch(const mm_p &p, cudaStream_t s)
+{
+	const int resident = mm_dec1_resident<T, MT, WARPS>();
+	const int grid = resident > 0 && p.n_units > resident ? resident : p.n_units;
+	k_launch(k_mm_dec1<T, MT, WARPS>, (unsigned)grid, WARPS * 32, 0, s, p);
+}
+
 template <int T, int MT>
 static void mm_launch_t(mm_p &p, cudaStream_t s)
 {
 	if (p.ncols > MM_DEC_COLS) {
 		p.xp = NULL;
 		dim3 grid((unsigned)(p.n_units + 3) / 4, (unsigned)(p.ncols + MM_PRE_TOK - 1) / MM_PRE_TOK);
-		k_mm_pre<T, MT><<<grid, MM_THREADS, 0, s>>>(p);
+		k_launch(k_mm_pre<T, MT>, grid, MM_THREADS, 0, s, p);
 		return;
 	}
 	const int nt = p.ncols <= 8 ? 1 : p.ncols <= 16 ? 2 : 4;
 	if (nt == 1)
 		p.xp = NULL;
 	if (p.xp) {
-		k_mm_prep<<<p.ncols, MM_THREADS, 0, s>>>(p, (uint4 *)p.xp);
+		k_launch(k_mm_prep, p.ncols, MM_THREADS, 0, s, p, (uint4 *)p.xp);
 		p.norm_w = NULL;     /* applied by the preparation */
 	}
 	p.n_groups = (p.ncols + 8 * nt - 1) / (8 * nt);
-	unsigned grid = (unsigned)p.n_units * (unsigned)p.n_groups;
+	const unsigned grid = (unsigned)p.n_units * (unsigned)p.n_groups;
 	if (nt == 1) {
-		if constexpr (MT == 1)
-			k_mm_dec<T, MT, 1, 2 * MM_DEC_WARPS><<<grid, 2 * MM_DEC_WARPS * 32, 0, s>>>(p);
-		else
-			k_mm_dec<T, MT, 1, MM_DEC_WARPS><<<grid, MM_DEC_WARPS * 32, 0, s>>>(p);
-	} else if (nt == 2)
-		k_mm_dec<T, MT, 2, MM_DEC_WARPS><<<grid, MM_DEC_WARPS * 32, 0, s>>>(p);
-	else
-		k_mm_dec<T, MT, 4, MM_DEC_WARPS><<<grid, MM_DEC_WARPS * 32, 0, s>>>(p);
+		if constexpr (MT == 1) {
+			if (p.n_sl > MM_DEC_WARPS) {
+				mm_dec1_launch<T, MT, 2 * MM_DEC_WARPS>(p, s);
+				return;
+			}
+		}
+		mm_dec1_launch<T, MT, MM_DEC_WARPS>(p, s);
+	} else if (nt == 2) {
+		k_launch(k_mm_dec<T, MT, 2, MM_DEC_WARPS>, grid, MM_DEC_WARPS * 32, 0, s, p);
+	} else {
+		k_launch(k_mm_dec<T, MT, 4, MM_DEC_WARPS>, grid, MM_DEC_WARPS * 32, 0, s, p);
+	}
 }
 
 template <int T>
