@@ -1,7 +1,8 @@
 /* backend_cuda_fuse.c -- the ops of a step are recorded, then merged into
  * fewer launches before they run (and are captured into the step's graph):
  *   rms_norm + the matmuls reading its output -> the norm inside each GEMV
- *     (steps of at most CU_NORM_FUSE_TOK tokens);
+ *     (steps of at most CU_NORM_FUSE_TOK tokens, or of up to a few dozen
+ *     when every such matmul runs on the tensor cores);
  *   matmul gate + matmul up + swiglu (or one [gate|up] matmul + swiglu)
  *     -> one SwiGLU GEMV;
  *   matmul + add into the residual -> a GEMV accumulating into it;
@@ -152,19 +153,29 @@ static bool same_input(const struct cu_rec *a, const struct cu_rec *b)
 /* ---- passes ---- */
 
 /* rms_norm(x) -> n, then matmuls of n: each GEMV normalizes x itself. */
+/* Whether matmul m can take the norm of its ncols input columns: a GEMV
+ * block recomputes the norms of its columns, which is worth a launch for a
+ * few tokens only; a tensor-core product with scratch (orc_k_mm_ws_bytes)
+ * normalizes each column once while preparing it, up to a few dozen
+ * columns. Not for prompts. Same bits either way. */
+static bool norm_fusable(const struct cu_rec *m, int64_t ncols)
+{
+	return ncols <= CU_NORM_FUSE_TOK ||
+	       orc_k_mm_ws_bytes((int)m->t[0].type, (int)m->t[0].ne0, (int)ncols) > 0;
+}
+
 static void fuse_norms(struct cu_ctx *c)
 {
 	for (size_t i = 0; i < c->n_recs; i++) {
 		struct cu_rec *nr = &c->recs[i];
 		size_t j = i, last = i;
 		bool ok = true;
-		/* every GEMV block recomputes the norms of its columns: worth a
-		 * launch for a few tokens, not for a prompt (same bits either way) */
-		if (nr->dead || nr->k != CU_RMS || nr->t[0].ne1 > CU_NORM_FUSE_TOK)
+		if (nr->dead || nr->k != CU_RMS)
 			continue;
 		while (is(c, (j = next_live(c, j)), CU_MATMUL) && same_view(&c->recs[j].t[1], &nr->t[2]) &&
 		       !has(&c->recs[j], 6)) {
-			ok = ok && !overlaps(&c->recs[j].t[3], &nr->t[0]) && !overlaps(&c->recs[j].t[3], &nr->t[1]);
+			ok = ok && !overlaps(&c->recs[j].t[3], &nr->t[0]) && !overlaps(&c->recs[j].t[3], &nr->t[1]) &&
+			     norm_fusable(&c->recs[j], nr->t[0].ne1);
 			last = j;
 		}
 		if (last == i || !ok || !dead_after(c, &nr->t[2], last))
