@@ -186,8 +186,9 @@ __device__ __forceinline__ void mm_acc_chunk(float (&acc)[4], const uint32_t (&w
 	acc[3] = fmaf(dg8, c[3], acc[3]);
 }
 
-template <int MT, int NT>
-__device__ __forceinline__ void mm_zero(float (&acc)[MT][NT][4])
+/* f(i, j, e) for every element of a warp's MT x NT accumulator tiles. */
+template <int MT, int NT, typename F>
+__device__ __forceinline__ void mm_each(F f)
 {
 #pragma unroll
 	for (int i = 0; i < MT; i++)
@@ -195,7 +196,13 @@ __device__ __forceinline__ void mm_zero(float (&acc)[MT][NT][4])
 		for (int j = 0; j < NT; j++)
 #pragma unroll
 			for (int e = 0; e < 4; e++)
-				acc[i][j][e] = 0.0f;
+				f(i, j, e);
+}
+
+template <int MT, int NT>
+__device__ __forceinline__ void mm_zero(float (&acc)[MT][NT][4])
+{
+	mm_each<MT, NT>([&](int i, int j, int e) { acc[i][j][e] = 0.0f; });
 }
 
 /* The weight rows of a warp's tile: MT 16-row tiles (1, or 2 for SwiGLU's
@@ -297,13 +304,9 @@ __device__ __forceinline__ void mm_slice(const mm_p &p, const mm_wslice<T, MT> &
 template <int MT, int NT>
 __device__ __forceinline__ void mm_fold(float (&total)[MT][NT][4], const float (&acc)[MT][NT][4], bool first)
 {
-#pragma unroll
-	for (int i = 0; i < MT; i++)
-#pragma unroll
-		for (int j = 0; j < NT; j++)
-#pragma unroll
-			for (int e = 0; e < 4; e++)
-				total[i][j][e] = first ? acc[i][j][e] : __fadd_rn(total[i][j][e], acc[i][j][e]);
+	mm_each<MT, NT>([&](int i, int j, int e) {
+		total[i][j][e] = first ? acc[i][j][e] : __fadd_rn(total[i][j][e], acc[i][j][e]);
+	});
 }
 
 /* Bias, activation and the store (or residual add) of a warp's tile. tok0:
@@ -410,23 +413,11 @@ __device__ __forceinline__ void mm_round_fold(const mm_p &p, float (*part)[MT][N
 					      float (&acc)[MT][NT][4], float (&total)[MT][NT][4])
 {
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-	for (int i = 0; i < MT; i++)
-#pragma unroll
-		for (int j = 0; j < NT; j++)
-#pragma unroll
-			for (int e = 0; e < 4; e++)
-				part[warp][i][j][e][lane] = acc[i][j][e];
+	mm_each<MT, NT>([&](int i, int j, int e) { part[warp][i][j][e][lane] = acc[i][j][e]; });
 	__syncthreads();
 	if (warp == 0) {
 		for (int w = 0; w < WARPS && r + w < p.n_sl; w++) {
-#pragma unroll
-			for (int i = 0; i < MT; i++)
-#pragma unroll
-				for (int j = 0; j < NT; j++)
-#pragma unroll
-					for (int e = 0; e < 4; e++)
-						acc[i][j][e] = part[w][i][j][e][lane];
+			mm_each<MT, NT>([&](int i, int j, int e) { acc[i][j][e] = part[w][i][j][e][lane]; });
 			mm_fold<MT, NT>(total, acc, r + w == 0);
 		}
 	}
