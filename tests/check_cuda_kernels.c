@@ -322,6 +322,34 @@ START_TEST(test_gemv_types)
 }
 END_TEST
 
+/* Random weights [N rows of K], maxc columns of x, norm weights, and their
+ * device copies, an output buffer and host buffers for one column and for
+ * maxc columns: the setup of the batch-invariance tests. */
+struct gemv_fix {
+	void *w, *d_w;
+	float *x, *nw, *d_x, *d_nw, *d_y, *alone, *batch;
+};
+
+static void gemv_fix_new(struct gemv_fix *f, int type, int N, int K, int maxc)
+{
+	size_t wb;
+	f->w = ct_rand_weights(type, N, K, 0.5f, &wb);
+	f->x = rand_vec((size_t)maxc * K, -1, 1);
+	f->nw = rand_vec(K, 0.5f, 1.5f);
+	f->d_w = ct_dup(f->w, wb);
+	f->d_x = ct_dup(f->x, (size_t)maxc * K * 4);
+	f->d_nw = ct_dup(f->nw, (size_t)K * 4);
+	f->d_y = ct_alloc((size_t)maxc * N * 4);
+	f->alone = malloc((size_t)N * 4);
+	f->batch = malloc((size_t)maxc * N * 4);
+}
+
+static void gemv_fix_free(struct gemv_fix *f)
+{
+	ct_free(f->d_w); ct_free(f->d_x); ct_free(f->d_nw); ct_free(f->d_y);
+	free(f->w); free(f->x); free(f->nw); free(f->alone); free(f->batch);
+}
+
 /* Column j of a batch of n equals the same column computed alone, bit for
  * bit: for every type, activation and fused norm, with K of one slice and of
  * several (mm.cu folds slices of 256), and batches that take each kernel
@@ -335,13 +363,10 @@ START_TEST(test_gemv_batch_invariance)
 		const int K = big ? (blk == 256 ? 1280 : 1056) : blk == 256 ? 768 : 224;
 		const int N = big ? 86 : 50, maxc = big ? 200 : 64, ldx = K, ldy = N;
 		for (int act = 0; act < 3; act++) {
-			size_t wb;
-			void *w = ct_rand_weights(type, N, K, 0.5f, &wb);
-			float *x = rand_vec((size_t)maxc * K, -1, 1), *nw = rand_vec(K, 0.5f, 1.5f);
-			void *d_w = ct_dup(w, wb);
-			float *d_x = ct_dup(x, (size_t)maxc * K * 4), *d_nw = ct_dup(nw, K * 4);
-			float *d_y = ct_alloc((size_t)maxc * N * 4);
-			float *alone = malloc((size_t)N * 4), *batch = malloc((size_t)maxc * N * 4);
+			struct gemv_fix f;
+			gemv_fix_new(&f, type, N, K, maxc);
+			void *d_w = f.d_w;
+			float *d_x = f.d_x, *d_nw = f.d_nw, *d_y = f.d_y, *alone = f.alone, *batch = f.batch;
 			int n_out = act == ORC_K_ACT_SWIGLU ? N / 2 : N;
 			int sizes[] = {2, 3, 8, 9, 17, 32, 64, 129, 200};
 			for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
@@ -380,10 +405,56 @@ START_TEST(test_gemv_batch_invariance)
 						      "type %d act %d: column %d of %d differs from alone", type, act, j, n);
 				}
 			}
-			ct_free(d_w); ct_free(d_x); ct_free(d_nw); ct_free(d_y);
-			free(w); free(x); free(nw); free(alone); free(batch);
+			gemv_fix_free(&f);
 		}
 	}
+}
+END_TEST
+
+/* Products with more 16-row units than the device holds blocks, where the
+ * one-tile decode kernel loops over units in each block: each column of a
+ * batch (with scratch) still equals the same column computed alone, bit
+ * for bit, for one slice of K and several, with the norm, and with SwiGLU's
+ * two rows per output. */
+START_TEST(test_gemv_many_units)
+{
+	ct_seed(16);
+	const int types[] = {ORC_KT_F16, ORC_KT_Q8_0};
+	const int Ks[] = {96, 864};
+	for (int ti = 0; ti < 2; ti++)
+		for (int ki = 0; ki < 2; ki++)
+			for (int act = 0; act < 3; act += 2) {
+				const int type = types[ti], K = Ks[ki], N = 9000, maxc = 40;
+				const int n_out = act == ORC_K_ACT_SWIGLU ? N / 2 : N;
+				struct gemv_fix f;
+				gemv_fix_new(&f, type, N, K, maxc);
+				float *d_x = f.d_x, *d_y = f.d_y, *alone = f.alone, *batch = f.batch;
+				const int sizes[] = {1, 9, 17, 32, 40};
+				for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+					const int n = sizes[si];
+					struct orc_k_gemv a = {.w = f.d_w, .wtype = type, .K = K, .N = N, .x = d_x,
+							       .ldx = K, .ncols = n, .y = d_y, .ldy = N, .norm_w = f.d_nw,
+							       .norm_eps = 1e-6f, .act = act};
+					a.ws_bytes = orc_k_mm_ws_bytes(type, K, n);
+					a.ws = a.ws_bytes ? ct_alloc(a.ws_bytes) : NULL;
+					CT_OK(orc_k_gemv(&a, 0));
+					ct_get(batch, d_y, (size_t)n * N * 4);
+					for (int j = 0; j < n; j += (n > 9 ? 7 : 1)) {
+						struct orc_k_gemv b = a;
+						b.x = d_x + (size_t)j * K;
+						b.ncols = 1;
+						b.ws = NULL;
+						b.ws_bytes = 0;
+						CT_OK(orc_k_gemv(&b, 0));
+						ct_get(alone, d_y, (size_t)N * 4);
+						ck_assert_msg(memcmp(alone, batch + (size_t)j * N, (size_t)n_out * 4) == 0,
+							      "type %d K %d act %d: column %d of %d differs from alone",
+							      type, K, act, j, n);
+					}
+					ct_free(a.ws);
+				}
+				gemv_fix_free(&f);
+			}
 }
 END_TEST
 
@@ -1002,6 +1073,7 @@ static Suite *cuda_kernels_suite(void)
 	tcase_add_test(tc, test_rope);
 	tcase_add_test(tc, test_gemv_types);
 	tcase_add_test(tc, test_gemv_batch_invariance);
+	tcase_add_test(tc, test_gemv_many_units);
 	tcase_add_test(tc, test_fused_exact);
 	tcase_add_test(tc, test_elementwise);
 	tcase_add_test(tc, test_convert);
