@@ -20,12 +20,14 @@
  * Limit: an activation beyond the F16 range (|x| > 65504) cannot be split
  * so; the product ORs ORC_K_F16_RANGE into the caller's flag and the
  * backend fails the step with a clear error instead of returning garbage.
- * Kernels: up to MM_DEC_COLS columns, the decode kernel gives each of its
- * 8 (or 16) warps a slice at a time, loading a whole slice before using it,
- * and warp 0 folds them; products of 9 or more columns first prepare x
- * once (k_mm_prep) when the caller lends scratch. Beyond, the prefill
- * kernel runs all slices of a tile in one warp, its activations staged in
- * shared memory. All fold alike. */
+ * Kernels: up to MM_DEC_COLS columns, the decode kernels give each of
+ * their 8 (or 16) warps a slice at a time, loading a whole slice before
+ * using it, and warp 0 folds them; up to 8 columns (k_mm_dec1) a block
+ * loops over units with the next weights in flight, from 9 (k_mm_dec) a
+ * block takes one unit, and x is first prepared once (k_mm_prep) when the
+ * caller lends scratch. Beyond, the prefill kernel runs all slices of a
+ * tile in one warp, its activations staged in shared memory. All fold
+ * alike. */
 #include <atomic>
 
 #include "kcommon.cuh"
@@ -423,8 +425,9 @@ __device__ __forceinline__ void mm_round_fold(const mm_p &p, float (*part)[MT][N
 	}
 }
 
-/* Decode of 9 to MM_DEC_COLS columns: grid (units x column groups), group fastest; the WARPS warps take
- * slices w, w + WARPS, ... and warp 0 folds them in order. */
+/* Decode of 9 to MM_DEC_COLS columns: grid (units x column groups), group
+ * fastest; the WARPS warps take slices w, w + WARPS, ... and warp 0 folds
+ * them in order. */
 template <int T, int MT, int NT, int WARPS>
 __global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
 {
@@ -657,7 +660,7 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 
 /* Blocks of k_mm_dec1<T, MT, WARPS> that the device holds at once
  * (multiprocessors times blocks per multiprocessor), asked once; 0 if
- * unknown. */
+ * unknown. Only a launch size: any grid gives the same result. */
 template <int T, int MT, int WARPS>
 static int mm_dec1_resident(void)
 {
