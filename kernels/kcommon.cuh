@@ -207,7 +207,6 @@ __device__ __forceinline__ float k_ld1(const __half *p)
 	return __half2float(*p);
 }
 
-/* Launch a kernel templated on the output activation type. */
 /* ---- programmatic dependent launch (sm_90 and later) ----
  * Every kernel is launched with k_launch(), which lets it start while the
  * kernel before it in the stream still runs. So every kernel calls
@@ -234,7 +233,8 @@ __device__ __forceinline__ void k_dep_release(void)
 
 /* Launch kern<<<grid, block, smem, stream>>>(args...) allowed to overlap
  * the previous kernel of the stream (see k_dep_wait). Returns the launch's
- * status. */
+ * status, which cudaGetLastError() also reports afterwards, as for any
+ * runtime call (the launchers return that). */
 template <typename... KP, typename... A>
 static inline cudaError_t k_launch(void (*kern)(KP...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
 				   A... args)
@@ -252,13 +252,20 @@ static inline cudaError_t k_launch(void (*kern)(KP...), dim3 grid, dim3 block, s
 	return cudaLaunchKernelEx(&cfg, kern, static_cast<KP>(args)...);
 }
 
+/* Launch a kernel templated on the output activation type. */
 #define K_DISPATCH_OT(ot, KERNEL, grid, block, smem, stream, ...) \
 	do { \
 		cudaError_t e_; \
 		switch (ot) { \
-		case ORC_KT_F32: e_ = k_launch(KERNEL<ORC_KT_F32>, grid, block, smem, stream, __VA_ARGS__); break; \
-		case ORC_KT_F16: e_ = k_launch(KERNEL<ORC_KT_F16>, grid, block, smem, stream, __VA_ARGS__); break; \
-		case ORC_KT_BF16: e_ = k_launch(KERNEL<ORC_KT_BF16>, grid, block, smem, stream, __VA_ARGS__); break; \
+		case ORC_KT_F32: \
+			e_ = k_launch(KERNEL<ORC_KT_F32>, grid, block, smem, stream, __VA_ARGS__); \
+			break; \
+		case ORC_KT_F16: \
+			e_ = k_launch(KERNEL<ORC_KT_F16>, grid, block, smem, stream, __VA_ARGS__); \
+			break; \
+		case ORC_KT_BF16: \
+			e_ = k_launch(KERNEL<ORC_KT_BF16>, grid, block, smem, stream, __VA_ARGS__); \
+			break; \
 		default: return cudaErrorInvalidValue; \
 		} \
 		if (e_ != cudaSuccess) \

@@ -670,8 +670,8 @@ static int mm_dec1_resident(void)
 		int dev = 0, sms = 0, per_sm = 0;
 		v = cudaGetDevice(&dev) == cudaSuccess &&
 		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
-		    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mm_dec1<T, MT, WARPS>, WARPS * 32, 0) ==
-			    cudaSuccess
+		    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mm_dec1<T, MT, WARPS>, WARPS * 32,
+								  0) == cudaSuccess
 			? sms * per_sm : 0;
 		cached.store(v, std::memory_order_relaxed);
 	}

@@ -57,7 +57,7 @@ extern "C" cudaError_t orc_k_get_rows(float *out, int ldo, const void *table, in
 		return cudaSuccess;
 	dim3 grid(n_tok, k_cdiv(row_len, 256));
 	k_launch(k_get_rows, grid, 256, 0, stream, out, ldo, (const uint8_t *)table, type, row_len, table_stride,
-					     n_rows, ids, accumulate, flag);
+		 n_rows, ids, accumulate, flag);
 	return cudaGetLastError();
 }
 
@@ -92,10 +92,11 @@ extern "C" cudaError_t orc_k_set_rows(void *dst, int dst_type, int64_t lddst, in
 	if (n == 0 || row_len == 0)
 		return cudaSuccess;
 	if (dst_type == ORC_KT_F32)
-		k_launch(k_set_rows<float>, n, 128, 0, stream, (float *)dst, lddst, n_dst, src, ldsrc, idx, row_len, flag);
+		k_launch(k_set_rows<float>, n, 128, 0, stream, (float *)dst, lddst, n_dst, src, ldsrc, idx, row_len,
+			 flag);
 	else if (dst_type == ORC_KT_F16)
 		k_launch(k_set_rows<__half>, n, 128, 0, stream, (__half *)dst, lddst, n_dst, src, ldsrc, idx, row_len,
-							  flag);
+			 flag);
 	else
 		return cudaErrorInvalidValue;
 	return cudaGetLastError();
