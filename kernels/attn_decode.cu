@@ -36,7 +36,6 @@ template <typename KT, int DL>
 __global__ void __launch_bounds__(AD_THREADS) k_attn_decode(orc_k_attn a, ad_ws ws)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float qs[AD_HEADS][DL * 32];
 	__shared__ int last;
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, hd = a.head_dim;

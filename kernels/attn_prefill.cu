@@ -23,7 +23,6 @@ template <typename KT, int DL>
 __global__ void __launch_bounds__(AP_THREADS) k_attn_prefill(orc_k_attn a)
 {
 	k_dep_wait();
-	k_dep_release();
 	constexpr int HD = DL * 32, LD = HD + 1;
 	extern __shared__ float sm[];
 	float *qs = sm, *ks = qs + AP_BQ * HD, *vs = ks + AT_TILE * LD;

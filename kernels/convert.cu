@@ -7,7 +7,6 @@ template <int OT>
 __global__ void k_convert(void *out, const uint8_t *w, int wtype, int64_t row_len, int64_t row_bytes)
 {
 	k_dep_wait();
-	k_dep_release();
 	int64_t r = blockIdx.y;
 	int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= row_len)

@@ -8,7 +8,6 @@ template <int OT>
 __global__ void k_bias_act(void *out, int ldo, const float *x, int ldx, const float *bias, int act, int n_cols)
 {
 	k_dep_wait();
-	k_dep_release();
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	int64_t r = blockIdx.y;
 	if (c >= n_cols)
@@ -23,7 +22,6 @@ template <int OT>
 __global__ void k_swiglu(void *out, int ldo, const float *gate, int ldg, const float *up, int ldu, int n)
 {
 	k_dep_wait();
-	k_dep_release();
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	int64_t r = blockIdx.y;
 	if (c >= n)
@@ -35,7 +33,6 @@ __global__ void k_swiglu(void *out, int ldo, const float *gate, int ldg, const f
 __global__ void k_add(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int n_cols)
 {
 	k_dep_wait();
-	k_dep_release();
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	int64_t r = blockIdx.y;
 	if (c < n_cols)

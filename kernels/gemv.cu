@@ -190,7 +190,6 @@ template <int T, int NC, int RB>
 __global__ void __launch_bounds__(GEMV_THREADS) k_gemv(gemv_p p)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float red[32];
 	__shared__ float scale[NC];
 	__shared__ float part[GEMV_WARPS][RB][NC];

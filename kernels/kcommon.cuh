@@ -211,22 +211,16 @@ __device__ __forceinline__ float k_ld1(const __half *p)
  * Every kernel is launched with k_launch(), which lets it start while the
  * kernel before it in the stream still runs. So every kernel calls
  * k_dep_wait() before it touches memory that an earlier kernel writes or
- * reads (activations, caches, scratch, flags): the wait returns once the
- * earlier kernels have completed and their writes are visible, which
- * orders kernels exactly as plain launches do. Only loads of what no kernel
- * writes (weights) may come before it. k_dep_release() right after lets the
- * next kernel be scheduled early; it still waits for this one to finish.
- * On older devices both are no-ops and launches serialize as usual. */
+ * reads (activations, caches, scratch, flags): it returns once the earlier
+ * kernels have completed and their writes are visible, which orders kernels
+ * exactly as plain launches do, and then lets the next kernel be scheduled
+ * early (that one waits in turn). Only loads of what no kernel writes
+ * (weights) may come before it. On older devices it does nothing and
+ * launches serialize as usual. */
 __device__ __forceinline__ void k_dep_wait(void)
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 	asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void k_dep_release(void)
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }

@@ -391,7 +391,6 @@ __device__ __forceinline__ void mm_scales(const mm_p &p, int col0, int n, float 
 __global__ void __launch_bounds__(MM_THREADS) k_mm_prep(mm_p p, uint4 *xp)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float red[32];
 	__shared__ float sc[1];
 	const int col = blockIdx.x;
@@ -450,7 +449,6 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
 	/* weights are never written by a kernel: only now wait for the kernels
 	 * before this one (x, scratch and y) */
 	k_dep_wait();
-	k_dep_release();
 	mm_scales(p, col0, 8 * NT, sc, red);
 #pragma unroll
 	for (int j = 0; j < NT; j++) {
@@ -501,7 +499,6 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 	/* weights are never written by a kernel: only now wait for the kernels
 	 * before this one (x, scratch and y) */
 	k_dep_wait();
-	k_dep_release();
 	mm_scales(p, col0, 8 * NT, sc, red);
 	int cols[NT];
 	float scale[NT];
@@ -570,7 +567,6 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 	const bool sok = scol < p.ncols;
 
 	k_dep_wait();
-	k_dep_release();
 	mm_scales(p, col0, MM_PRE_TOK, sc, red);
 	const float sscale = p.norm_w && sok ? sc[st] : 1.0f;
 	const mm_seg &sg = mm_find(p, live ? unit : (unit = 0));

@@ -12,7 +12,6 @@ template <int OT>
 __global__ void k_rmsnorm(void *out, int ldo, const float *x, int ldx, const float *w, int dim, float eps)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float red[32];
 	const float *xr = x + (int64_t)blockIdx.x * ldx;
 	const float scale = k_rms_scale(xr, dim, eps, red);
@@ -26,7 +25,6 @@ __global__ void k_layernorm(void *out, int ldo, const float *x, int ldx, const f
 			    int dim, float eps)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float red[32];
 	const float *xr = x + (int64_t)blockIdx.x * ldx;
 	float s = 0.0f;
@@ -71,7 +69,6 @@ extern "C" cudaError_t orc_k_layernorm(void *out, int otype, int ldo, const floa
 __global__ void k_softmax(float *out, int ldo, const float *x, int ldx, int dim)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float red[32];
 	const float *xr = x + (int64_t)blockIdx.x * ldx;
 	float *o = out + (int64_t)blockIdx.x * ldo;

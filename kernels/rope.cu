@@ -57,7 +57,6 @@ __global__ void k_rope(float *x, int ldx, const int32_t *pos, int n_heads, int h
 		       rope_freq fq)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float cs[ORC_K_HEAD_DIM_MAX / 2], sn[ORC_K_HEAD_DIM_MAX / 2];
 	const int t = blockIdx.x, half = n_rot / 2;
 	float *row = x + (int64_t)t * ldx;
@@ -83,7 +82,6 @@ template <typename CT>
 __global__ void k_rope_kv(struct orc_k_rope_kv a, int n_rot, int neox, rope_freq fq)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float cs[ORC_K_HEAD_DIM_MAX / 2], sn[ORC_K_HEAD_DIM_MAX / 2];
 	const int t = blockIdx.x, half = n_rot / 2, hd = a.head_dim;
 	const int64_t r = a.idx[t];

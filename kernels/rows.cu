@@ -26,7 +26,6 @@ __global__ void k_get_rows(float *out, int ldo, const uint8_t *table, int type, 
 			   int64_t stride, int64_t n_rows, const int32_t *ids, int accumulate, int *flag)
 {
 	k_dep_wait();
-	k_dep_release();
 	int t = blockIdx.x;
 	int64_t c = (int64_t)blockIdx.y * blockDim.x + threadIdx.x;
 	int32_t id = ids[t];
@@ -66,7 +65,6 @@ __global__ void k_set_rows(T *dst, int64_t lddst, int64_t n_dst, const float *sr
 			   const int32_t *idx, int row_len, int *flag)
 {
 	k_dep_wait();
-	k_dep_release();
 	int i = blockIdx.x;
 	int64_t r = idx[i];
 	if (r < 0 || r >= n_dst) {

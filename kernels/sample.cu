@@ -265,7 +265,6 @@ __global__ void __launch_bounds__(SM_THREADS)
 k_sample(const float *logits, int ld, int n, const orc_k_sample_params *params, orc_k_sample_result *res)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ s_shared sh;
 	__shared__ float st_max, st_lse, st_zt;
 	__shared__ int st_arg;
@@ -378,7 +377,6 @@ __device__ __forceinline__ void am_warp_best(float &bv, int &bi)
 __global__ void __launch_bounds__(SM_THREADS) k_argmax(const float *logits, int ld, int n_vocab, int32_t *out)
 {
 	k_dep_wait();
-	k_dep_release();
 	__shared__ float sv[SM_WARPS];
 	__shared__ int si[SM_WARPS], sbad;
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;

@@ -152,7 +152,6 @@ static bool same_input(const struct cu_rec *a, const struct cu_rec *b)
 
 /* ---- passes ---- */
 
-/* rms_norm(x) -> n, then matmuls of n: each GEMV normalizes x itself. */
 /* Whether matmul m can take the norm of its ncols input columns: a GEMV
  * block recomputes the norms of its columns, which is worth a launch for a
  * few tokens only; a tensor-core product with scratch (orc_k_mm_ws_bytes)
@@ -164,6 +163,7 @@ static bool norm_fusable(const struct cu_rec *m, int64_t ncols)
 	       orc_k_mm_ws_bytes((int)m->t[0].type, (int)m->t[0].ne0, (int)ncols) > 0;
 }
 
+/* rms_norm(x) -> n, then matmuls of n: each GEMV normalizes x itself. */
 static void fuse_norms(struct cu_ctx *c)
 {
 	for (size_t i = 0; i < c->n_recs; i++) {
