@@ -33,7 +33,8 @@ float ct_bf2f(uint16_t h);
 
 /* Random weights: n_rows rows of row_len elements of `type` (a kernels.h
  * ORC_KT_* type), values of magnitude about `scale`. Returns malloc'ed bytes
- * and their size. */
+ * and their size. The random helpers assert nothing through check, so
+ * benchmarks may use them outside a test. */
 void *ct_rand_weights(int type, int64_t n_rows, int64_t row_len, float scale, size_t *ret_bytes);
 /* Reference dequantization of one row (double precision out). */
 void ct_dequant_row(int type, const void *row, int64_t n, double *out);

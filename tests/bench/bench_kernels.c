@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cudatest.h"
 #include "kernels.h"
 
 #define LAUNCHES 40
@@ -26,63 +27,15 @@ struct shape {
 	int swiglu, norm, accumulate;
 };
 
-/* ---- helpers (the test suites' ones assert through check) ---- */
+/* ---- device buffers (cudatest.h's assert through check, which needs a
+ * running test) ---- */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static float uniform(float lo, float hi)
+static void die_cuda(cudaError_t e, const char *what)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return lo + (hi - lo) * (float)((rng_state >> 40) * (1.0 / 16777216.0));
-}
-
-/* f32 -> f16 bits, round to nearest even (normal range only: |f| < 65504) */
-static uint16_t f2h(float f)
-{
-	uint32_t x;
-	memcpy(&x, &f, 4);
-	uint32_t sign = (x >> 16) & 0x8000u, mag = x & 0x7fffffffu;
-	if (mag < 0x38800000u) {                    /* below the smallest normal: subnormal or 0 */
-		float a = f < 0 ? -f : f;
-		return (uint16_t)(sign | (uint32_t)(a * 16777216.0f + 0.5f));
-	}
-	uint32_t h = ((mag - 0x38000000u) >> 13), rest = mag & 0x1fffu;
-	h += rest > 0x1000u || (rest == 0x1000u && (h & 1));
-	return (uint16_t)(sign | h);
-}
-
-static void die_cuda(cudaError_t e, const char *what);
-
-/* Random weights of n_rows rows of k elements (F16 or Q8_0), on the host. */
-static void *rand_weights(int type, int64_t n_rows, int k, size_t *bytes)
-{
-	size_t rb = (size_t)orc_k_row_bytes(type, k);
-	*bytes = rb * (size_t)n_rows;
-	uint8_t *w = malloc(*bytes);
-	if (!w) {
-		fprintf(stderr, "bench_kernels: out of memory\n");
+	if (e != cudaSuccess) {
+		fprintf(stderr, "bench_kernels: %s: %s\n", what, cudaGetErrorString(e));
 		exit(1);
 	}
-	for (int64_t r = 0; r < n_rows; r++) {
-		uint8_t *row = w + (size_t)r * rb;
-		for (int i = 0; i < k; i += 32) {
-			if (type == ORC_KT_F16) {
-				for (int e = 0; e < 32; e++) {
-					uint16_t h = f2h(uniform(-0.05f, 0.05f));
-					memcpy(row + 2 * (i + e), &h, 2);
-				}
-			} else {
-				uint8_t *b = row + (size_t)(i / 32) * 34;
-				uint16_t d = f2h(uniform(0.2f, 1.0f) * 0.05f / 127.0f);
-				memcpy(b, &d, 2);
-				for (int e = 0; e < 32; e++)
-					b[2 + e] = (uint8_t)(int8_t)(int)uniform(-127.0f, 127.0f);
-			}
-		}
-	}
-	return w;
 }
 
 static void *dev_dup(const void *h, size_t bytes)
@@ -107,14 +60,6 @@ static int cmp_f(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void die_cuda(cudaError_t e, const char *what)
-{
-	if (e != cudaSuccess) {
-		fprintf(stderr, "bench_kernels: %s: %s\n", what, cudaGetErrorString(e));
-		exit(1);
-	}
-}
-
 /* Median microseconds of one launch of shape s with ncols columns. */
 static float time_shape(const struct shape *s, int wtype, int ncols, double *gbs)
 {
@@ -132,7 +77,7 @@ static float time_shape(const struct shape *s, int wtype, int ncols, double *gbs
 	void *w[LAUNCHES][3];
 	for (int i = 0; i < s->n_mat; i++) {
 		size_t bytes;
-		void *h = rand_weights(wtype, rows[i], s->K, &bytes);
+		void *h = ct_rand_weights(wtype, rows[i], s->K, 0.05f, &bytes);
 		for (int c = 0; c < copies; c++)
 			w[c][i] = dev_dup(h, bytes);
 		free(h);
@@ -147,9 +92,9 @@ static float time_shape(const struct shape *s, int wtype, int ncols, double *gbs
 		exit(1);
 	}
 	for (size_t i = 0; i < (size_t)ncols * s->K; i++)
-		hx[i] = uniform(-1.0f, 1.0f);
+		hx[i] = ct_uniform(-1.0f, 1.0f);
 	for (int i = 0; i < s->K; i++)
-		hn[i] = uniform(0.5f, 1.5f);
+		hn[i] = ct_uniform(0.5f, 1.5f);
 	float *x = dev_dup(hx, sizeof(float) * (size_t)ncols * s->K), *nw = dev_dup(hn, sizeof(float) * s->K);
 	float *y = dev_zero(sizeof(float) * (size_t)ncols * ldy);
 	size_t ws_bytes = orc_k_mm_ws_bytes(wtype, s->K, ncols);
@@ -253,6 +198,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	die_cuda(orc_k_init(), "init");
+	ct_seed(1);
 	printf("%-8s %-5s %5s %10s %9s\n", "product", "type", "cols", "us/launch", "GB/s");
 	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++)
 		for (int si = 0; si < 5; si++)

@@ -11,9 +11,9 @@ tests_bench_bench_cuda_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tests
 tests_bench_bench_cuda_LDADD = $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS) -lm
 
 noinst_PROGRAMS += tests/bench/bench_kernels
-tests_bench_bench_kernels_SOURCES = tests/bench/bench_kernels.c
-tests_bench_bench_kernels_CFLAGS = $(AM_CFLAGS) $(CUDA_CFLAGS)
-tests_bench_bench_kernels_LDADD = kernels/liborckernels.a $(CUDA_LIBS)
+tests_bench_bench_kernels_SOURCES = tests/bench/bench_kernels.c tests/cudatest.c tests/cudatest.h
+tests_bench_bench_kernels_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CUDA_CFLAGS) -I$(top_srcdir)/tests
+tests_bench_bench_kernels_LDADD = kernels/liborckernels.a $(CHECK_LIBS) $(CUDA_LIBS) -lm
 
 BENCH_CUDA_DEPS = tests/bench/bench_cuda$(EXEEXT) tests/bench/bench_kernels$(EXEEXT) tests/tools/mkmodel$(EXEEXT)
 else
