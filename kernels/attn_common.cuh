@@ -99,8 +99,10 @@ __device__ __forceinline__ float at_score_vec(const float *q, int hd, const __ha
 }
 
 /* One tile: lane j < nv holds score s of key j; vrow(j) (called by every
- * lane alike) points at V row j's head, read as at_ld(ptr + d). */
-template <int DL, typename VF>
+ * lane alike) points at V row j's head, read as at_ld(ptr + d). V rows are
+ * loaded G at a time (from global memory, as many as the registers allow:
+ * one round trip a tile where the head is small). */
+template <int DL, int G = 8, typename VF>
 __device__ __forceinline__ void at_update(at_state<DL> &st, float s, int nv, int hd, VF vrow)
 {
 	const int lane = threadIdx.x & 31;
@@ -113,12 +115,12 @@ __device__ __forceinline__ void at_update(at_state<DL> &st, float s, int nv, int
 #pragma unroll
 	for (int i = 0; i < DL; i++)
 		st.acc[i] = __fmul_rn(st.acc[i], corr);
-	/* V rows in groups of 8, loaded before use (the loads overlap); the
+	/* V rows in groups of G, loaded before use (the loads overlap); the
 	 * fma chain is the same as one key at a time */
-	for (int j0 = 0; j0 < nv; j0 += 8) {
-		float vv[8][DL];
+	for (int j0 = 0; j0 < nv; j0 += G) {
+		float vv[G][DL];
 #pragma unroll
-		for (int jj = 0; jj < 8; jj++) {
+		for (int jj = 0; jj < G; jj++) {
 			if (j0 + jj < nv) {
 				auto vr = vrow(j0 + jj);
 #pragma unroll
@@ -129,7 +131,7 @@ __device__ __forceinline__ void at_update(at_state<DL> &st, float s, int nv, int
 			}
 		}
 #pragma unroll
-		for (int jj = 0; jj < 8; jj++) {
+		for (int jj = 0; jj < G; jj++) {
 			if (j0 + jj >= nv)
 				break;
 			float pj = __shfl_sync(0xffffffffu, p, j0 + jj);
@@ -184,7 +186,7 @@ __device__ __forceinline__ void at_tile_global(const orc_k_attn &a, const int32_
 	float s = 0.0f;
 	if (lane < nv)
 		s = at_score_vec(q, hd, kr);
-	at_update<DL>(st, s, nv, hd, [&](int j) {
+	at_update<DL, (DL <= 2 ? AT_TILE : 8)>(st, s, nv, hd, [&](int j) {
 		int64_t rj = __shfl_sync(0xffffffffu, row, j);
 		return V + rj * a.ldkv + (int64_t)kvh * hd;
 	});

@@ -226,24 +226,38 @@ __device__ __forceinline__ void k_dep_wait(void)
 }
 
 /* Launch kern<<<grid, block, smem, stream>>>(args...) allowed to overlap
- * the previous kernel of the stream (see k_dep_wait). Returns the launch's
- * status, which cudaGetLastError() also reports afterwards, as for any
- * runtime call (the launchers return that). */
+ * the previous kernel of the stream (see k_dep_wait), in clusters of
+ * `cluster` blocks along x when that is above 1 (grid.x a multiple of it;
+ * sm_90 and later). Returns the launch's status, which cudaGetLastError()
+ * also reports afterwards, as for any runtime call (the launchers return
+ * that). */
 template <typename... KP, typename... A>
-static inline cudaError_t k_launch(void (*kern)(KP...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-				   A... args)
+static inline cudaError_t k_launch_cluster(void (*kern)(KP...), dim3 grid, dim3 block, size_t smem,
+					   cudaStream_t stream, unsigned cluster, A... args)
 {
-	cudaLaunchAttribute at[1];
+	cudaLaunchAttribute at[2];
 	at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
 	at[0].val.programmaticStreamSerializationAllowed = 1;
+	at[1].id = cudaLaunchAttributeClusterDimension;
+	at[1].val.clusterDim.x = cluster;
+	at[1].val.clusterDim.y = 1;
+	at[1].val.clusterDim.z = 1;
 	cudaLaunchConfig_t cfg = {};
 	cfg.gridDim = grid;
 	cfg.blockDim = block;
 	cfg.dynamicSmemBytes = smem;
 	cfg.stream = stream;
 	cfg.attrs = at;
-	cfg.numAttrs = 1;
+	cfg.numAttrs = cluster > 1 ? 2 : 1;
 	return cudaLaunchKernelEx(&cfg, kern, static_cast<KP>(args)...);
+}
+
+/* The same without clusters. */
+template <typename... KP, typename... A>
+static inline cudaError_t k_launch(void (*kern)(KP...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+				   A... args)
+{
+	return k_launch_cluster(kern, grid, block, smem, stream, 1u, args...);
 }
 
 /* Launch a kernel templated on the output activation type. */

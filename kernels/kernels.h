@@ -160,6 +160,11 @@ struct orc_k_gemv {
 /* Scratch a product of ncols columns of K of weight type wtype can use (see
  * orc_k_gemv.ws); 0 when it uses none. */
 size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
+/* For benchmarks: 0 keeps every tensor-core decode product on one block per
+ * unit of 16 rows; 1 (the default) spreads a unit's K over a cluster of
+ * blocks where that pays (sm_90 and later). The results are the same bits
+ * either way. Not for use while products run. */
+void orc_k_mm_set_split(int mode);
 /* Each output element is reduced in one fixed order that depends on K and
  * the weight type only: never on ncols, N or the launch. */
 cudaError_t orc_k_gemv(const struct orc_k_gemv *a, cudaStream_t stream);
@@ -214,7 +219,6 @@ struct orc_k_sample_result {
 cudaError_t orc_k_sample(const float *logits, int ld, int n_vocab, int n_rows,
 			 const struct orc_k_sample_params *params, struct orc_k_sample_result *res,
 			 cudaStream_t stream);
-
 #ifdef __cplusplus
 }
 #endif

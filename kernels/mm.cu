@@ -311,38 +311,51 @@ __device__ __forceinline__ void mm_fold(float (&total)[MT][NT][4], const float (
 	});
 }
 
-/* Bias, activation and the store (or residual add) of a warp's tile. tok0:
- * the token of n-tile 0's column 0. */
+/* Bias, activation and the store (or residual add) of element e of n-tile
+ * j of a warp's tile, v[i] from its 16-row tile i. tok0: the token of
+ * n-tile 0's column 0. */
+template <int MT>
+__device__ __forceinline__ void mm_out(const mm_p &p, const mm_seg &sg, int unit, int tok0, int j, int e,
+				       const float (&v)[MT])
+{
+	const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+	const int o = unit * 16 + g + 8 * (e >> 1), tok = tok0 + 8 * j + 2 * t + (e & 1);
+	if (tok >= p.ncols || o >= sg.n_out)
+		return;
+	float out;
+	if (MT == 2) {
+		float gv = v[0], uv = v[MT - 1];
+		if (sg.bias)
+			gv += sg.bias[o];
+		const float *ub = sg.w2 ? sg.bias2 : sg.bias;
+		if (ub)
+			uv += ub[sg.w2 ? o : o + sg.N / 2];
+		out = k_silu(gv) * uv;
+	} else {
+		out = v[0];
+		if (sg.bias)
+			out += sg.bias[o];
+		if (p.act == ORC_K_ACT_GELU)
+			out = k_gelu(out);
+	}
+	float *yp = sg.y + (int64_t)tok * sg.ldy + o;
+	*yp = p.accumulate ? *yp + out : out;
+}
+
+/* mm_out() for every element of a warp's tile. */
 template <int MT, int NT>
 __device__ __forceinline__ void mm_store(const mm_p &p, const mm_seg &sg, int unit, int tok0,
 					 const float (&total)[MT][NT][4])
 {
-	const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
 	for (int j = 0; j < NT; j++)
 #pragma unroll
 		for (int e = 0; e < 4; e++) {
-			const int o = unit * 16 + g + 8 * (e >> 1), tok = tok0 + 8 * j + 2 * t + (e & 1);
-			if (tok >= p.ncols || o >= sg.n_out)
-				continue;
-			float out;
-			if (MT == 2) {
-				float gv = total[0][j][e], uv = total[MT - 1][j][e];
-				if (sg.bias)
-					gv += sg.bias[o];
-				const float *ub = sg.w2 ? sg.bias2 : sg.bias;
-				if (ub)
-					uv += ub[sg.w2 ? o : o + sg.N / 2];
-				out = k_silu(gv) * uv;
-			} else {
-				out = total[0][j][e];
-				if (sg.bias)
-					out += sg.bias[o];
-				if (p.act == ORC_K_ACT_GELU)
-					out = k_gelu(out);
-			}
-			float *yp = sg.y + (int64_t)tok * sg.ldy + o;
-			*yp = p.accumulate ? *yp + out : out;
+			float v[MT];
+#pragma unroll
+			for (int i = 0; i < MT; i++)
+				v[i] = total[i][j][e];
+			mm_out<MT>(p, sg, unit, tok0, j, e, v);
 		}
 }
 
@@ -544,6 +557,177 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 	}
 }
 
+/* ---- decode with a unit's slices over a cluster (sm_90 and later) ----
+ * Products whose K has more slices than a block has warps, or whose units
+ * are too few to fill the device, spread each unit's slices over a cluster
+ * of C blocks (thread block clusters): warp w of rank r takes slice
+ * r * WARPS + w of every unit its cluster serves (units c, c + clusters,
+ * ...). The (j, e) element pairs of a unit's tile are dealt out to the
+ * ranks (pair pe to rank pe % C); each warp stores its slice's sum (from
+ * zero, as mm_slice makes it) straight into the owning rank's shared memory,
+ * and after a cluster barrier the owners fold their pairs over all slices in
+ * order, locally, as mm_round_fold does, and store them. So the bits are
+ * those of k_mm_dec1 and k_mm_dec; only the warps that compute change. */
+
+/* Arrive at and wait on the cluster barrier (release, acquire: shared
+ * memory written before the arrival is visible after the wait). */
+__device__ __forceinline__ void mm_cl_arrive(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void mm_cl_wait(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ unsigned mm_cl_rank(void)
+{
+	unsigned r = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+#endif
+	return r;
+}
+
+__device__ __forceinline__ unsigned mm_cl_size(void)
+{
+	unsigned n = 1;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
+#endif
+	return n;
+}
+
+/* st.shared::cluster of v at the address of local shared *p mapped into
+ * rank r's shared memory. */
+__device__ __forceinline__ void mm_cl_store(float *p, unsigned r, float v)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	uint32_t local = (uint32_t)__cvta_generic_to_shared(p), remote;
+	asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(r));
+	asm volatile("st.shared::cluster.f32 [%0], %1;" ::"r"(remote), "f"(v) : "memory");
+#else
+	(void)r;
+	*p = v;
+#endif
+}
+
+/* Slots of the fold buffer: slices times pairs a rank owns, at most
+ * C * WARPS * ceil(4 NT / C) <= WARPS * (4 NT + 7) for C <= 8. */
+template <int NT, int WARPS>
+struct mm_split_dim {
+	static constexpr int slots = WARPS * (4 * NT + 7);
+};
+
+template <int T, int MT, int NT, int WARPS>
+__global__ void __launch_bounds__(WARPS * 32) k_mm_split(mm_p p)
+{
+	__shared__ float red[32];
+	__shared__ float sc[8 * NT];
+	__shared__ float buf[mm_split_dim<NT, WARPS>::slots][MT][32];
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+	const int C = (int)mm_cl_size(), rank = (int)mm_cl_rank();
+	const int col0 = (int)blockIdx.y * 8 * NT, stride = (int)gridDim.x / C;
+	const int sl = rank * WARPS + warp;            /* this warp's slice of every unit */
+	const bool has = sl < p.n_sl;
+	const int ppr = (4 * NT + C - 1) / C;          /* pairs a rank owns, at most */
+	const int mine = (4 * NT - rank + C - 1) / C;  /* pairs this rank owns */
+	int unit = (int)blockIdx.x / C, u_in = unit;
+	const mm_seg *sg = &mm_find(p, u_in);
+	mm_rows<MT> rw;
+	mm_wslice<T, MT> wsl;
+
+	/* no rank writes into another's shared memory before that one runs:
+	 * this arrival pairs with the first unit's wait */
+	mm_cl_arrive();
+	/* the first unit's weights are on their way while the norm is computed */
+	mm_tile_rows<MT>(p, *sg, u_in, g, rw);
+	if (has)
+		mm_slice_load<T, MT>(p, rw, sl, wsl);
+	/* weights are never written by a kernel: only now wait for the kernels
+	 * before this one (x, scratch and y) */
+	k_dep_wait();
+	mm_scales(p, col0, 8 * NT, sc, red);
+	int cols[NT];
+	float scale[NT];
+#pragma unroll
+	for (int j = 0; j < NT; j++) {
+		const int c = col0 + 8 * j + g;
+		cols[j] = c < p.ncols ? c : -1;
+		scale[j] = p.norm_w && c < p.ncols ? sc[8 * j + g] : 1.0f;
+	}
+	for (;;) {
+		const int unit_next = unit + stride;
+		const bool more = unit_next < p.n_units;
+		int u_next = unit_next;
+		const mm_seg *sg_next = sg;
+		mm_rows<MT> rw_next;
+		mm_wslice<T, MT> w_next;
+		if (more) {
+			sg_next = &mm_find(p, u_next);
+			mm_tile_rows<MT>(p, *sg_next, u_next, g, rw_next);
+		}
+		/* one column tile: the next unit's weights load during this one's
+		 * products; more: during the barriers and the fold */
+		if constexpr (NT == 1) {
+			if (more && has)
+				mm_slice_load<T, MT>(p, rw_next, sl, w_next);
+		}
+		float acc[MT][NT][4];
+		if (has)
+			mm_slice<T, MT, NT>(p, wsl, cols, scale, sl, acc);
+		if constexpr (NT > 1) {
+			if (more && has)
+				mm_slice_load<T, MT>(p, rw_next, sl, wsl);
+		}
+		/* every rank runs, and the owners have folded the previous unit:
+		 * buf is free */
+		mm_cl_wait();
+		if (has)
+			mm_each<MT, NT>([&](int i, int j, int e) {
+				const int pe = 4 * j + e;
+				mm_cl_store(&buf[sl * ppr + pe / C][i][lane], (unsigned)(pe % C), acc[i][j][e]);
+			});
+		mm_cl_arrive();
+		mm_cl_wait();
+		/* this rank's pairs pe = rank + C q, warp w folding q = w */
+		for (int q = warp; q < mine; q += WARPS) {
+			const int pe = rank + C * q, j = pe >> 2, e = pe & 3;
+			float tot[MT] = {}, v[8][MT];
+			for (int s0 = 0; s0 < p.n_sl; s0 += 8) {
+#pragma unroll
+				for (int k = 0; k < 8; k++)
+#pragma unroll
+					for (int i = 0; i < MT; i++)
+						v[k][i] = s0 + k < p.n_sl ? buf[(s0 + k) * ppr + q][i][lane] : 0.0f;
+#pragma unroll
+				for (int k = 0; k < 8; k++)
+#pragma unroll
+					for (int i = 0; i < MT; i++)
+						if (s0 + k < p.n_sl)
+							tot[i] = s0 + k == 0 ? v[k][i] : __fadd_rn(tot[i], v[k][i]);
+			}
+			mm_out<MT>(p, *sg, u_in, col0, j, e, tot);
+		}
+		mm_cl_arrive();
+		if (!more)
+			break;
+		unit = unit_next;
+		u_in = u_next;
+		sg = sg_next;
+		rw = rw_next;
+		if constexpr (NT == 1)
+			wsl = w_next;
+	}
+	/* no rank leaves while another may still read its shared memory */
+	mm_cl_wait();
+}
+
 /* Prefill: a block is 4 warps on 4 consecutive units and one tile of
  * MM_PRE_TOK tokens. Each chunk of the tile's activations is loaded once
  * (the next chunk's loads overlap this chunk's products), split into hi and
@@ -684,6 +868,96 @@ static void mm_dec1_launch(const mm_p &p, cudaStream_t s)
 	k_launch(k_mm_dec1<T, MT, WARPS>, (unsigned)grid, WARPS * 32, 0, s, p);
 }
 
+/* The device's multiprocessors and whether it launches clusters (compute
+ * capability 9 or later), asked once; 0 if unknown. */
+static std::atomic<int> mm_sms{-1};
+
+static int mm_cluster_sms(void)
+{
+	int v = mm_sms.load(std::memory_order_relaxed);
+	if (v < 0) {
+		int dev = 0, sms = 0, major = 0;
+		v = cudaGetDevice(&dev) == cudaSuccess &&
+		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
+		    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+		    major >= 9 ? sms : 0;
+		mm_sms.store(v, std::memory_order_relaxed);
+	}
+	return v;
+}
+
+/* 0: never k_mm_split; 1: where it pays (the default). */
+static std::atomic<int> mm_split_mode{1};
+
+extern "C" void orc_k_mm_set_split(int mode)
+{
+	mm_split_mode.store(mode ? 1 : 0, std::memory_order_relaxed);
+}
+
+/* Clusters of C blocks of k_mm_split<T, MT, NT, WARPS> that the device
+ * holds at once, asked once per C; 0 if unknown. Only a launch size. */
+template <int T, int MT, int NT, int WARPS>
+static int mm_split_resident(int C)
+{
+	static std::atomic<int> cached[9] = {{-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}};
+	int v = cached[C].load(std::memory_order_relaxed);
+	if (v < 0) {
+		cudaLaunchAttribute at[1];
+		at[0].id = cudaLaunchAttributeClusterDimension;
+		at[0].val.clusterDim.x = (unsigned)C;
+		at[0].val.clusterDim.y = 1;
+		at[0].val.clusterDim.z = 1;
+		cudaLaunchConfig_t cfg = {};
+		cfg.gridDim = dim3((unsigned)C);
+		cfg.blockDim = dim3(WARPS * 32);
+		cfg.attrs = at;
+		cfg.numAttrs = 1;
+		if (cudaOccupancyMaxActiveClusters(&v, k_mm_split<T, MT, NT, WARPS>, &cfg) != cudaSuccess)
+			v = 0;
+		cached[C].store(v, std::memory_order_relaxed);
+	}
+	return v;
+}
+
+template <int T, int MT, int NT, int WARPS>
+static void mm_split_go(const mm_p &p, int C, cudaStream_t s)
+{
+	const int res = mm_split_resident<T, MT, NT, WARPS>(C) / p.n_groups;
+	const int clusters = res > 0 && p.n_units > res ? res : p.n_units;
+	k_launch_cluster(k_mm_split<T, MT, NT, WARPS>, dim3((unsigned)(clusters * C), (unsigned)p.n_groups),
+			 WARPS * 32, 0, s, (unsigned)C, p);
+}
+
+/* A product on k_mm_split, where that pays: when K has 9 to 64 slices
+ * (clusters of 2 to 8 blocks of 8 warps), or when it has 5 to 8 and a few
+ * columns' units would not fill the device (2 blocks of 4 warps). False:
+ * use the one-block kernels. */
+template <int T, int MT>
+static bool mm_split_launch(const mm_p &p, int nt, cudaStream_t s)
+{
+	const int sms = mm_cluster_sms();
+	if (sms == 0 || mm_split_mode.load(std::memory_order_relaxed) == 0)
+		return false;
+	const int c8 = (p.n_sl + 7) / 8, c4 = (p.n_sl + 3) / 4;
+	if (c8 >= 2 && c8 <= 8) {
+		if (nt == 1)
+			mm_split_go<T, MT, 1, 8>(p, c8, s);
+		else if (nt == 2)
+			mm_split_go<T, MT, 2, 8>(p, c8, s);
+		else
+			mm_split_go<T, MT, 4, 8>(p, c8, s);
+		return true;
+	}
+	if (nt > 1 && c8 == 1 && c4 == 2 && p.n_units * p.n_groups < sms) {
+		if (nt == 2)
+			mm_split_go<T, MT, 2, 4>(p, c4, s);
+		else
+			mm_split_go<T, MT, 4, 4>(p, c4, s);
+		return true;
+	}
+	return false;
+}
+
 template <int T, int MT>
 static void mm_launch_t(mm_p &p, cudaStream_t s)
 {
@@ -701,6 +975,8 @@ static void mm_launch_t(mm_p &p, cudaStream_t s)
 		p.norm_w = NULL;     /* applied by the preparation */
 	}
 	p.n_groups = (p.ncols + 8 * nt - 1) / (8 * nt);
+	if (mm_split_launch<T, MT>(p, nt, s))
+		return;
 	const unsigned grid = (unsigned)p.n_units * (unsigned)p.n_groups;
 	if (nt == 1) {
 		if constexpr (MT == 1) {

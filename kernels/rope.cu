@@ -56,11 +56,14 @@ __device__ __forceinline__ void k_rope_rot(float *v, int i, int n_rot, int neox,
 __global__ void k_rope(float *x, int ldx, const int32_t *pos, int n_heads, int head_dim, int n_rot, int neox,
 		       rope_freq fq)
 {
-	k_dep_wait();
 	__shared__ float cs[ORC_K_HEAD_DIM_MAX / 2], sn[ORC_K_HEAD_DIM_MAX / 2];
 	const int t = blockIdx.x, half = n_rot / 2;
 	float *row = x + (int64_t)t * ldx;
+	/* positions are a step's inputs, copied in before its kernels and
+	 * written by none: the angles are computed while the kernel before
+	 * this one finishes */
 	k_rope_angles(cs, sn, n_rot, fq, (double)pos[t]);
+	k_dep_wait();
 	for (int e = threadIdx.x; e < n_heads * half; e += blockDim.x) {
 		int a, b;
 		k_rope_rot(row + (e / half) * head_dim, e % half, n_rot, neox, cs, sn, &a, &b);
@@ -81,16 +84,19 @@ template <> __device__ __forceinline__ void k_cache_put<__half>(void *c, int64_t
 template <typename CT>
 __global__ void k_rope_kv(struct orc_k_rope_kv a, int n_rot, int neox, rope_freq fq)
 {
-	k_dep_wait();
 	__shared__ float cs[ORC_K_HEAD_DIM_MAX / 2], sn[ORC_K_HEAD_DIM_MAX / 2];
 	const int t = blockIdx.x, half = n_rot / 2, hd = a.head_dim;
+	/* positions and cache rows are a step's inputs, copied in before its
+	 * kernels and written by none: the angles are computed while the
+	 * kernel before this one finishes */
 	const int64_t r = a.idx[t];
 	const bool bad = r < 0 || r >= a.n_rows;
 	float *q = a.q + (int64_t)t * a.ldq, *k = a.k + (int64_t)t * a.ldk;
 	const float *v = a.v + (int64_t)t * a.ldv;
+	k_rope_angles(cs, sn, n_rot, fq, (double)a.pos[t]);
+	k_dep_wait();
 	if (bad && a.flag && threadIdx.x == 0)
 		atomicOr(a.flag, ORC_K_BAD_INDEX);
-	k_rope_angles(cs, sn, n_rot, fq, (double)a.pos[t]);
 	for (int e = threadIdx.x; e < a.n_head * half; e += blockDim.x) {
 		int x0, x1;
 		k_rope_rot(q + (e / half) * hd, e % half, n_rot, neox, cs, sn, &x0, &x1);

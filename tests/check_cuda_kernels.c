@@ -315,6 +315,12 @@ START_TEST(test_gemv_types)
 			{K1, 22, 9, ORC_K_ACT_GELU, 1, 0, 0},
 			{K1, 30, 1, ORC_K_ACT_SWIGLU, 0, 0, 1},
 			{blk == 1 ? 100 : 3 * blk, 11, 5, ORC_K_ACT_NONE, 1, 1, 0}, /* K % 8 != 0 for plain types */
+			/* K of 17 slices of 128: the tensor-core products spread a
+			 * unit over a cluster of blocks, one column tile and more */
+			{blk == 256 ? 2304 : 2080, 37, 1, ORC_K_ACT_NONE, 1, 1, 1},
+			{blk == 256 ? 2304 : 2080, 38, 12, ORC_K_ACT_SWIGLU, 1, 1, 0},
+			/* 7 slices, few units, 20 columns: clusters of two blocks */
+			{blk == 256 ? 768 : 864, 45, 20, ORC_K_ACT_NONE, 0, 1, 1},
 		};
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_gemv_case(type, &cases[i]);
@@ -351,16 +357,18 @@ static void gemv_fix_free(struct gemv_fix *f)
 }
 
 /* Column j of a batch of n equals the same column computed alone, bit for
- * bit: for every type, activation and fused norm, with K of one slice and of
- * several (mm.cu folds slices of 256), and batches that take each kernel
- * (up to 128 columns the decode kernels, beyond the prefill one). */
+ * bit: for every type, activation and fused norm, with K of two slices, of
+ * seven and of nine (mm.cu folds slices of 128; seven and nine take its
+ * clustered kernels), and batches that take each kernel (up to 128 columns
+ * the decode kernels, beyond the prefill one). */
 START_TEST(test_gemv_batch_invariance)
 {
 	ct_seed(15);
-	for (int ti = 0; ti < 2 * N_TYPES; ti++) {
+	for (int ti = 0; ti < 3 * N_TYPES; ti++) {
 		int type = all_types[ti % N_TYPES], blk = orc_k_type_block(type);
 		const bool big = ti >= N_TYPES;
-		const int K = big ? (blk == 256 ? 1280 : 1056) : blk == 256 ? 768 : 224;
+		const int K = ti >= 2 * N_TYPES ? (blk == 256 ? 768 : 800)
+			      : big ? (blk == 256 ? 1280 : 1056) : blk == 256 ? 768 : 224;
 		const int N = big ? 86 : 50, maxc = big ? 200 : 64, ldx = K, ldy = N;
 		for (int act = 0; act < 3; act++) {
 			struct gemv_fix f;
@@ -412,17 +420,18 @@ START_TEST(test_gemv_batch_invariance)
 END_TEST
 
 /* Products with more 16-row units than the device holds blocks, where the
- * one-tile decode kernel loops over units in each block: each column of a
- * batch (with scratch) still equals the same column computed alone, bit
- * for bit, for one slice of K and several, with the norm, and with SwiGLU's
- * two rows per output. */
+ * decode kernels loop over units in each block (or cluster): each column of
+ * a batch (with scratch) still equals the same column computed alone, bit
+ * for bit, and the same column from the one-block kernels, for one slice of
+ * K and several (17: clusters of 3), with the norm, and with SwiGLU's two
+ * rows per output. */
 START_TEST(test_gemv_many_units)
 {
 	ct_seed(16);
 	const int types[] = {ORC_KT_F16, ORC_KT_Q8_0};
-	const int Ks[] = {96, 864};
+	const int Ks[] = {96, 864, 2080};
 	for (int ti = 0; ti < 2; ti++)
-		for (int ki = 0; ki < 2; ki++)
+		for (int ki = 0; ki < 3; ki++)
 			for (int act = 0; act < 3; act += 2) {
 				const int type = types[ti], K = Ks[ki], N = 9000, maxc = 40;
 				const int n_out = act == ORC_K_ACT_SWIGLU ? N / 2 : N;
@@ -439,6 +448,18 @@ START_TEST(test_gemv_many_units)
 					a.ws = a.ws_bytes ? ct_alloc(a.ws_bytes) : NULL;
 					CT_OK(orc_k_gemv(&a, 0));
 					ct_get(batch, d_y, (size_t)n * N * 4);
+					/* the one-block kernels give the bits of the clustered ones */
+					orc_k_mm_set_split(0);
+					CT_OK(orc_k_gemv(&a, 0));
+					orc_k_mm_set_split(1);
+					float *one = malloc((size_t)n * N * 4);
+					ct_get(one, d_y, (size_t)n * N * 4);
+					for (int j = 0; j < n; j++)
+						ck_assert_msg(memcmp(one + (size_t)j * N, batch + (size_t)j * N,
+								     (size_t)n_out * 4) == 0,
+							      "type %d K %d act %d: column %d of %d differs unsplit",
+							      type, K, act, j, n);
+					free(one);
 					for (int j = 0; j < n; j += (n > 9 ? 7 : 1)) {
 						struct orc_k_gemv b = a;
 						b.x = d_x + (size_t)j * K;

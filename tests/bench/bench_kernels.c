@@ -6,7 +6,9 @@
  * replays of a CUDA graph of 40 back-to-back launches that cycle through
  * enough weight copies (at least 256 MiB) that nothing is served from L2:
  * microseconds a launch, launch gaps included, as a decode step sees them,
- * and the weight bytes over that time. A benchmark, not a test: it prints. */
+ * and the weight bytes over that time, with the clustered split-K decode
+ * kernels off (-s 0) or as the launcher picks them (-s 1, the default).
+ * A benchmark, not a test: it prints. */
 #include "config.h"
 
 #include <getopt.h>
@@ -184,11 +186,15 @@ int main(int argc, char **argv)
 	const struct shape *sh = qwen;
 	int c;
 
-	while ((c = getopt(argc, argv, "p:")) != -1) {
+	int split = 1;
+
+	while ((c = getopt(argc, argv, "p:s:")) != -1) {
 		if (c == 'p' && strcmp(optarg, "phi3") == 0)
 			sh = phi3;
+		else if (c == 's' && (strcmp(optarg, "0") == 0 || strcmp(optarg, "1") == 0))
+			split = optarg[0] - '0';
 		else if (!(c == 'p' && strcmp(optarg, "qwen") == 0)) {
-			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3]\n");
+			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-s 0|1]\n");
 			return 2;
 		}
 	}
@@ -198,6 +204,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	die_cuda(orc_k_init(), "init");
+	orc_k_mm_set_split(split);
 	ct_seed(1);
 	printf("%-8s %-5s %5s %10s %9s\n", "product", "type", "cols", "us/launch", "GB/s");
 	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++)
