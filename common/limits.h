@@ -27,6 +27,8 @@
 #define ORC_STOP_STRING_LEN_MAX    256
 #define ORC_CHAT_MESSAGES_MAX      1024
 #define ORC_LOGPROBS_TOP_MAX       20
+#define ORC_SAMPLE_TOPK_MAX        128         /* top_k up to this samples from candidates the
+						  * backend picks (GPU: only they reach the host) */
 #define ORC_PROMPT_LOGPROBS_CHUNK  1024        /* entries in one prompt_logprobs event */
 #define ORC_PROTO_STR_MAX          256         /* bytes of a short string (version, arch, ...) */
 #define ORC_PROTO_TEXT_MAX         (64u << 10) /* bytes of text in one token/final event */

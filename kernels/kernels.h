@@ -219,6 +219,14 @@ struct orc_k_sample_result {
 cudaError_t orc_k_sample(const float *logits, int ld, int n_vocab, int n_rows,
 			 const struct orc_k_sample_params *params, struct orc_k_sample_result *res,
 			 cudaStream_t stream);
+/* The K best logits of each row [n_rows, ld] (1 <= K <= min(n_vocab,
+ * ORC_K_TOPK_MAX)) with their ids, best first: a larger logit, then the
+ * lower id (sampler.h's candidate order), into out_logit and out_id
+ * [n_rows, K]. out_id[row * K] is -1 when the row holds a NaN or +inf or
+ * only -inf. */
+cudaError_t orc_k_topk(const float *logits, int ld, int n_vocab, int n_rows, int K, float *out_logit,
+		       int32_t *out_id, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

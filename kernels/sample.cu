@@ -11,9 +11,11 @@
 #define SM_THREADS 1024
 #define SM_WARPS (SM_THREADS / 32)
 
+/* Order-preserving key of a logit; -0 and +0 are one value (as a float
+ * comparison has them), so a tie between them goes to the lower id. */
 __device__ __forceinline__ uint32_t s_key(float f)
 {
-	uint32_t b = __float_as_uint(f);
+	uint32_t b = __float_as_uint(f == 0.0f ? 0.0f : f);
 	return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 
@@ -350,6 +352,49 @@ extern "C" cudaError_t orc_k_sample(const float *logits, int ld, int n_vocab, in
 	if (n_rows == 0)
 		return cudaSuccess;
 	k_launch(k_sample, n_rows, SM_THREADS, 0, stream, logits, ld, n_vocab, params, res);
+	return cudaGetLastError();
+}
+
+/* ---- top-k candidates for the host sampler ---- */
+
+/* grid n_rows, block SM_THREADS: the K best logits of each row with their
+ * ids, best first (larger logit, then lower id); id -1 first when the row
+ * holds a NaN or +inf or only -inf (orc_sampler_greedy()'s refusals). */
+__global__ void __launch_bounds__(SM_THREADS)
+k_topk(const float *logits, int ld, int n, int K, float *out_logit, int32_t *out_id)
+{
+	k_dep_wait();
+	__shared__ s_shared sh;
+	const int row = blockIdx.x, tid = threadIdx.x;
+	const float *x = logits + (int64_t)row * ld;
+	int bad = 0, live = 0;
+	for (int i = tid; i < n; i += SM_THREADS) {
+		const float y = x[i];
+		if (isnan(y) || y == INFINITY)
+			bad = 1;
+		else if (y != -INFINITY)
+			live = 1;
+	}
+	bad = __syncthreads_or(bad);
+	live = __syncthreads_or(live);
+	s_topk(x, n, K, sh);
+	float *ol = out_logit + (int64_t)row * K;
+	int32_t *oi = out_id + (int64_t)row * K;
+	for (int i = tid; i < K; i += SM_THREADS) {
+		ol[i] = x[sh.cid[i]];
+		oi[i] = (bad || !live) && i == 0 ? -1 : sh.cid[i];
+	}
+}
+
+extern "C" cudaError_t orc_k_topk(const float *logits, int ld, int n_vocab, int n_rows, int K, float *out_logit,
+				  int32_t *out_id, cudaStream_t stream)
+{
+	if (n_vocab <= 0 || ld < n_vocab || n_rows < 0 || n_rows > 65535 || K < 1 || K > n_vocab ||
+	    K > ORC_K_TOPK_MAX)
+		return cudaErrorInvalidValue;
+	if (n_rows == 0)
+		return cudaSuccess;
+	k_launch(k_topk, n_rows, SM_THREADS, 0, stream, logits, ld, n_vocab, K, out_logit, out_id);
 	return cudaGetLastError();
 }
 

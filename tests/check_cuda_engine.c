@@ -2,8 +2,8 @@
  * references in ../shared/models (transformers, float32): logits at every
  * prompt position and the greedy continuation of every fixture, the
  * stories260K golden text, batch invariance (a sequence alone and batched
- * with 1 to 63 others gives the same logit bits), and a model that does not
- * fit failing cleanly. Skips (77) without a GPU or the fixtures. */
+ * with 1 to 63 others gives the same logit bits), top-k sampling from the
+ * GPU's candidates, and a model that does not fit failing cleanly. Skips (77) without a GPU or the fixtures. */
 #include "config.h"
 
 #include <check.h>
@@ -16,6 +16,7 @@
 #include "cudatest.h"
 #include "engine.h"
 #include "engine_testutil.h"
+#include "gen.h"
 #include "sampler.h"
 #include "testutil.h"
 
@@ -236,6 +237,50 @@ START_TEST(fusion_is_exact)
 }
 END_TEST
 
+/* Top-k sampling takes only the best candidates from the GPU (the topk op)
+ * and picks exactly the tokens the sampler picks from the whole row of
+ * logits on the host, for the same seed: several seeds and parameter sets,
+ * a sequence alone and among others. */
+START_TEST(sampled_from_gpu_candidates)
+{
+	const char *name = models[_i];
+	struct orc_test_ref r;
+	struct orc_err err = { 0 };
+	const struct { float temp, top_p, min_p; int top_k; } cases[] = {
+		{0.8f, 0.95f, 0.05f, 40}, {1.5f, 1.0f, 0.0f, 128}, {0.3f, 0.5f, 0.0f, 5}, {1.0f, 1.0f, 0.2f, 1},
+	};
+
+	orc_test_ref_load(name, &r);
+	struct orc_model *m = load(name, 96, 4, 0);
+	ck_assert(orc_model_has_topk(m));
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct orc_gen_result res[2];
+		for (int host = 0; host < 2; host++) {
+			struct orc_gen_params p;
+			orc_gen_params_default(&p);
+			p.sampling.temperature = cases[c].temp;
+			p.sampling.top_k = cases[c].top_k;
+			p.sampling.top_p = cases[c].top_p;
+			p.sampling.min_p = cases[c].min_p;
+			p.sampling.seed = 1000 + c;
+			p.max_tokens = 40;
+			p.host_logits = host;
+			p.reuse_prefix = false;
+			ck_assert_msg(orc_generate(m, &p, r.prompt, r.n_prompt, NULL, NULL, &res[host], &err) == 0,
+				      "%s: %s", name, err.msg);
+		}
+		ck_assert_msg(res[0].n_ids == res[1].n_ids &&
+			      memcmp(res[0].ids, res[1].ids, res[0].n_ids * sizeof(int32_t)) == 0,
+			      "%s case %zu: %zu tokens from GPU candidates, %zu from host logits, or they differ",
+			      name, c, res[0].n_ids, res[1].n_ids);
+		orc_gen_result_free(&res[0]);
+		orc_gen_result_free(&res[1]);
+	}
+	orc_model_free(m);
+	orc_test_ref_free(&r);
+}
+END_TEST
+
 /* With the GPU nearly full (another allocation holds all but 48 MiB), a
  * model whose KV cache needs more fails with -ENOMEM naming the sizes, and
  * gives back everything it had allocated. */
@@ -284,6 +329,7 @@ int main(void)
 	tcase_add_loop_test(tc, batch_invariance_64, 0, n);
 	tcase_add_loop_test(tc, prefill_chunking, 0, n);
 	tcase_add_loop_test(tc, fusion_is_exact, 0, n);
+	tcase_add_loop_test(tc, sampled_from_gpu_candidates, 0, n);
 	tcase_add_test(tc, does_not_fit);
 	suite_add_tcase(s, tc);
 	return orc_test_run(s);

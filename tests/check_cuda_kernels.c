@@ -1083,6 +1083,68 @@ START_TEST(test_argmax)
 }
 END_TEST
 
+/* The K best of each row with their ids, best first (larger, then the
+ * lower id; -0 ties +0), against a host selection; id -1 first for a row
+ * with a NaN or +inf or only -inf. Rows of coarse values (many ties), of
+ * random ones, and the bad ones, at the Qwen vocabulary and an odd size. */
+START_TEST(test_topk)
+{
+	const int sizes[] = {151936, 1001}, Ks[] = {1, 40, 128, 1001};
+	ct_seed(32);
+	for (int si = 0; si < 2; si++) {
+		const int n = sizes[si], rows = 6;
+		float *l = rand_vec((size_t)rows * n, -5, 5);
+		for (int i = 0; i < n; i++)
+			l[(size_t)1 * n + i] = (float)(int)ct_uniform(0.0f, 63.99f) * 0.5f - 16.0f;   /* ties */
+		l[(size_t)1 * n + 7] = -0.0f, l[(size_t)1 * n + 3] = 0.0f, l[(size_t)1 * n + 9] = 99.0f;
+		l[(size_t)2 * n + 5] = NAN;
+		l[(size_t)3 * n + n - 1] = INFINITY;
+		for (int i = 0; i < n; i++)
+			l[(size_t)4 * n + i] = -INFINITY;
+		for (int i = 0; i < n; i++)
+			if (i % 3)
+				l[(size_t)5 * n + i] = -INFINITY;               /* a third finite */
+		float *d_l = ct_dup(l, sizeof(float) * rows * n);
+		for (int ki = 0; ki < 4; ki++) {
+			const int K = Ks[ki];
+			if (K > n || K > 1024)
+				continue;
+			float *ol = malloc(sizeof(float) * rows * K), *d_ol = ct_alloc(sizeof(float) * rows * K);
+			int32_t *oi = malloc(sizeof(int32_t) * rows * K), *d_oi = ct_alloc(sizeof(int32_t) * rows * K);
+			CT_OK(orc_k_topk(d_l, n, n, rows, K, d_ol, d_oi, 0));
+			ct_get(ol, d_ol, sizeof(float) * rows * K);
+			ct_get(oi, d_oi, sizeof(int32_t) * rows * K);
+			for (int r = 0; r < rows; r++) {
+				const float *x = l + (size_t)r * n;
+				if (r >= 2 && r <= 4) {
+					ck_assert_msg(oi[r * K] == -1, "n %d K %d row %d: id %d, want -1", n, K, r,
+						      oi[r * K]);
+					continue;
+				}
+				char *used = calloc((size_t)n, 1);
+				for (int k = 0; k < K; k++) {
+					int b = -1;
+					for (int i = 0; i < n; i++)
+						if (!used[i] && (b < 0 || x[i] > x[b]))
+							b = i;
+					used[b] = 1;
+					ck_assert_msg(oi[r * K + k] == b && memcmp(&ol[r * K + k], &x[b], 4) == 0,
+						      "n %d K %d row %d rank %d: (%d, %g), want (%d, %g)", n, K, r, k,
+						      oi[r * K + k], ol[r * K + k], b, x[b]);
+				}
+				free(used);
+			}
+			ct_free(d_ol); ct_free(d_oi);
+			free(ol); free(oi);
+		}
+		ck_assert_int_eq(orc_k_topk(d_l, n, n, rows, 0, NULL, NULL, 0), cudaErrorInvalidValue);
+		ck_assert_int_eq(orc_k_topk(d_l, n, n, rows, 1025, NULL, NULL, 0), cudaErrorInvalidValue);
+		ct_free(d_l);
+		free(l);
+	}
+}
+END_TEST
+
 static Suite *cuda_kernels_suite(void)
 {
 	Suite *s = suite_create("cuda_kernels");
@@ -1101,6 +1163,7 @@ static Suite *cuda_kernels_suite(void)
 	tcase_add_test(tc, test_attention);
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_argmax);
+	tcase_add_test(tc, test_topk);
 	tcase_add_test(tc, test_mm_f16_range);
 	suite_add_tcase(s, tc);
 	return s;

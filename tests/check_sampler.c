@@ -527,6 +527,113 @@ START_TEST(test_stop_invalid)
 }
 END_TEST
 
+/* The best ORC_SAMPLE_TOPK_MAX of l [n] in stage 3's order, found by a
+ * plain selection (as a backend's topk op must give them). */
+static void ref_topk(const float *l, uint32_t n, struct orc_topk *t)
+{
+	bool *used = calloc(n, sizeof(bool));
+	for (int k = 0; k < ORC_SAMPLE_TOPK_MAX; k++) {
+		int32_t b = -1;
+		for (uint32_t i = 0; i < n; i++)
+			if (!used[i] && (b < 0 || l[i] > l[b]))
+				b = (int32_t)i;
+		used[b] = true;
+		t->id[k] = b;
+		t->logit[k] = l[b];
+	}
+	free(used);
+}
+
+/* Sampling from the top candidates alone picks what sampling from the
+ * whole row picks, draw for draw, for top_k from 1 to the limit with top-p
+ * and min-p on and off, on rows with ties and -inf. */
+START_TEST(test_sample_top_exact)
+{
+	const uint32_t n = 3000;
+	float *l = malloc(n * sizeof(float));
+	struct orc_topk t;
+	struct orc_err err = { 0 };
+	uint64_t st = 99;
+	const int ks[] = {1, 2, 7, 40, 127, ORC_SAMPLE_TOPK_MAX};
+	const float ps[] = {1.0f, 0.9f, 0.5f}, mps[] = {0.0f, 0.05f, 0.3f}, temps[] = {0.3f, 1.0f, 2.5f};
+
+	for (int row = 0; row < 6; row++) {
+		for (uint32_t i = 0; i < n; i++) {
+			st = st * 6364136223846793005ull + 1442695040888963407ull;
+			/* coarse values: many ties; some -inf */
+			int v = (int)(st >> 40) % 200;
+			l[i] = v == 0 ? -INFINITY : (float)(v % 97) * (row % 2 ? 0.25f : 0.0625f);
+		}
+		ref_topk(l, n, &t);
+		for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
+			for (int c = 0; c < 3; c++) {
+				struct orc_sampler *a = mk(temps[c], ks[ki], ps[(row + c) % 3], mps[(ki + c) % 3], n);
+				struct orc_sampler *b = mk(temps[c], ks[ki], ps[(row + c) % 3], mps[(ki + c) % 3], n);
+				for (int d = 0; d < 50; d++) {
+					int32_t ia, ib;
+					ck_assert_int_eq(orc_sampler_sample(a, l, &ia, &err), 0);
+					ck_assert_msg(orc_sampler_sample_top(b, &t, &ib, &err) == 0, "%s", err.msg);
+					ck_assert_msg(ia == ib, "row %d top_k %d case %d draw %d: %d vs %d", row,
+						      ks[ki], c, d, ia, ib);
+				}
+				orc_sampler_free(a);
+				orc_sampler_free(b);
+			}
+	}
+	free(l);
+}
+END_TEST
+
+/* What the candidates cannot serve is refused: greedy, penalties, top_k
+ * off or beyond the candidates, a refused row, candidates out of order. */
+START_TEST(test_sample_top_refused)
+{
+	const uint32_t n = 500;
+	float l[500];
+	struct orc_topk t;
+	struct orc_err err = { 0 };
+	struct orc_sampler_params p;
+	int32_t id;
+
+	for (uint32_t i = 0; i < n; i++)
+		l[i] = (float)((i * 37) % 101);
+	ref_topk(l, n, &t);
+	orc_sampler_params_default(&p);
+	ck_assert(orc_sampler_top_ok(&p, n));
+	p.temperature = 0.0f;
+	ck_assert(!orc_sampler_top_ok(&p, n));
+	orc_sampler_params_default(&p);
+	p.repeat_penalty = 1.1f;
+	ck_assert(!orc_sampler_top_ok(&p, n));
+	p.repeat_penalty = 1.0f;
+	p.top_k = 0;
+	ck_assert(!orc_sampler_top_ok(&p, n));
+	p.top_k = ORC_SAMPLE_TOPK_MAX + 1;
+	ck_assert(!orc_sampler_top_ok(&p, n));
+	p.top_k = 40;
+	ck_assert(!orc_sampler_top_ok(&p, 40));
+
+	struct orc_sampler *g = mk(0.0f, 40, 1.0f, 0.0f, n);
+	ck_assert_int_eq(orc_sampler_sample_top(g, &t, &id, &err), -EINVAL);
+	orc_sampler_free(g);
+	struct orc_sampler *s = mk(1.0f, 40, 1.0f, 0.0f, n);
+	t.id[0] = -1;
+	ck_assert_int_eq(orc_sampler_sample_top(s, &t, &id, &err), -EDOM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "NaN"));
+	ref_topk(l, n, &t);
+	int32_t tid = t.id[3];
+	float tl = t.logit[3];
+	t.id[3] = t.id[4], t.logit[3] = t.logit[4];
+	t.id[4] = tid, t.logit[4] = tl;
+	ck_assert_int_eq(orc_sampler_sample_top(s, &t, &id, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "order"));
+	ref_topk(l, n, &t);
+	t.id[2] = (int32_t)n;
+	ck_assert_int_eq(orc_sampler_sample_top(s, &t, &id, &err), -EINVAL);
+	orc_sampler_free(s);
+}
+END_TEST
+
 static Suite *sampler_suite(void)
 {
 	Suite *s = suite_create("sampler");
@@ -548,6 +655,8 @@ static Suite *sampler_suite(void)
 	tcase_add_test(tc, test_frequencies);
 	tcase_add_test(tc, test_bad_logits);
 	tcase_add_test(tc, test_logprobs);
+	tcase_add_test(tc, test_sample_top_exact);
+	tcase_add_test(tc, test_sample_top_refused);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stop");
 	tcase_add_test(tc, test_stop_holdback);

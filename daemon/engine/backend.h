@@ -227,6 +227,16 @@ struct orc_backend_ops {
 	 * [n, ne0]; out: I32 [1, n]. */
 	void (*argmax)(struct orc_backend *be, const struct orc_tensor *x,
 		       const struct orc_tensor *out);
+
+	/* OPTIONAL (NULL: samplers read the logits on the host). The K best
+	 * logits of each row of x with their ids, best first in the sampler's
+	 * candidate order (sampler.h, stage 3), so that a sampler with top-k
+	 * needs only these: out_logit[r] and out_id[r] for row r; out_id[r][0]
+	 * is -1 where orc_sampler_greedy() would refuse the row. x: F32
+	 * [n, ne0]; out_logit: F32 [n, K]; out_id: I32 [n, K]; 1 <= K <=
+	 * min(ne0, ORC_SAMPLE_TOPK_MAX). */
+	void (*topk)(struct orc_backend *be, const struct orc_tensor *x,
+		     const struct orc_tensor *out_logit, const struct orc_tensor *out_id);
 };
 
 /* A backend instance. Backends allocate it and fill both fields. */

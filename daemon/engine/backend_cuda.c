@@ -244,6 +244,7 @@ static const struct orc_backend_ops cuda_ops = {
 	.gelu = cu_op_gelu,
 	.softmax = cu_op_softmax,
 	.argmax = cu_op_argmax,
+	.topk = cu_op_topk,
 };
 
 static void cu_free(struct orc_backend *be)

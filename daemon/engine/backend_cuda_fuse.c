@@ -95,7 +95,7 @@ static int reads(const struct cu_rec *r, int *slots)
 	case CU_ROPE: slots[n++] = 0; slots[n++] = 1; break;
 	case CU_SET_ROWS: slots[n++] = 0; slots[n++] = 1; slots[n++] = 2; break;  /* dst partly kept */
 	case CU_ATTN: for (int i = 0; i < 6; i++) slots[n++] = i; break;
-	case CU_GELU: case CU_SOFTMAX: case CU_ARGMAX: slots[n++] = 0; break;
+	case CU_GELU: case CU_SOFTMAX: case CU_ARGMAX: case CU_TOPK: slots[n++] = 0; break;
 	}
 	return n;
 }
@@ -107,7 +107,7 @@ static int writes_whole(const struct cu_rec *r)
 	case CU_MATMUL: case CU_LN: return 3;
 	case CU_ATTN: return 6;
 	case CU_GELU: case CU_SOFTMAX: case CU_ARGMAX: return 1;
-	default: return -1;   /* rope writes what it reads; set_rows some rows */
+	default: return -1;   /* rope writes what it reads; set_rows some rows; topk two outputs */
 	}
 }
 
@@ -329,6 +329,7 @@ size_t cu_run(struct cu_ctx *c, const struct cu_rec *recs, size_t i, size_t n)
 	case CU_GELU: cu_run_gelu(c, r); break;
 	case CU_SOFTMAX: cu_run_softmax(c, r); break;
 	case CU_ARGMAX: cu_run_argmax(c, r); break;
+	case CU_TOPK: cu_run_topk(c, r); break;
 	}
 	return m;
 }

@@ -43,7 +43,7 @@ enum cu_mode { CU_DIRECT, CU_CAPTURE, CU_REPLAY };
  *   SET_ROWS src idx dst | ATTN q k v pos tok_seq table out |
  *   SWIGLU gate up out | GELU x out | SOFTMAX x out */
 enum cu_rk { CU_GET_ROWS, CU_MATMUL, CU_ADD, CU_RMS, CU_LN, CU_ROPE, CU_SET_ROWS, CU_ATTN, CU_SWIGLU,
-	     CU_GELU, CU_SOFTMAX, CU_ARGMAX };
+	     CU_GELU, CU_SOFTMAX, CU_ARGMAX, CU_TOPK };
 #define CU_REC_T 7
 
 struct cu_rec {
@@ -181,6 +181,7 @@ void cu_run_swiglu(struct cu_ctx *c, const struct cu_rec *r);
 void cu_run_gelu(struct cu_ctx *c, const struct cu_rec *r);
 void cu_run_softmax(struct cu_ctx *c, const struct cu_rec *r);
 void cu_run_argmax(struct cu_ctx *c, const struct cu_rec *r);
+void cu_run_topk(struct cu_ctx *c, const struct cu_rec *r);
 
 void cu_op_get_rows(struct orc_backend *be, const struct orc_tensor *table, const struct orc_tensor *ids,
 		    const struct orc_tensor *out);
@@ -202,5 +203,7 @@ void cu_op_swiglu(struct orc_backend *be, const struct orc_tensor *gate, const s
 void cu_op_gelu(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out);
 void cu_op_softmax(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out);
 void cu_op_argmax(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out);
+void cu_op_topk(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out_logit,
+		const struct orc_tensor *out_id);
 
 #endif

@@ -135,6 +135,32 @@ void cu_run_argmax(struct cu_ctx *c, const struct cu_rec *r)
 		  "argmax");
 }
 
+void cu_op_topk(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out_logit,
+		const struct orc_tensor *out_id)
+{
+	struct cu_rec r = { .k = CU_TOPK };
+	put(&r, 0, x), put(&r, 1, out_logit), put(&r, 2, out_id);
+	cu_submit(cu_ctx(be), &r);
+}
+
+void cu_run_topk(struct cu_ctx *c, const struct cu_rec *r)
+{
+	const struct orc_tensor *x = &r->t[0], *ol = &r->t[1], *oi = &r->t[2];
+	const uint32_t K = ol->ne0;
+
+	if (!cu_check(c, "topk", "x", x, ORC_TYPE_F32, 0, 0) ||
+	    !cu_check(c, "topk", "out_logit", ol, ORC_TYPE_F32, 0, x->ne1) ||
+	    !cu_check(c, "topk", "out_id", oi, ORC_TYPE_I32, K, x->ne1))
+		return;
+	if (K < 1 || K > x->ne0 || K > ORC_SAMPLE_TOPK_MAX || cu_ld(ol) != (int64_t)K || cu_ld(oi) != (int64_t)K) {
+		(void)cu_fail(c, -EINVAL, "topk: K = %u for rows of %u (at most %d, rows packed)", K, x->ne0,
+			ORC_SAMPLE_TOPK_MAX);
+		return;
+	}
+	cu_launch(c, orc_k_topk(cu_ptr(x), (int)cu_ld(x), (int)x->ne0, (int)x->ne1, (int)K, cu_ptr(ol),
+				cu_ptr(oi), c->stream), "topk");
+}
+
 /* ---- rows ---- */
 
 void cu_run_get_rows(struct cu_ctx *c, const struct cu_rec *r)

@@ -32,6 +32,7 @@ struct pass_buf {
 	int32_t *table;                                  /* [n_seq_rows, max_blocks] */
 	float **out_ptrs;                                /* [n_batch] */
 	int32_t **out_amax;                              /* [n_batch] */
+	struct orc_topk **out_top;                       /* [n_batch] */
 	uint32_t *held;                                  /* [n_seq_max] blocks before an eval */
 };
 
@@ -100,10 +101,11 @@ static int alloc_host(struct orc_model *m, struct orc_err *err)
 	pb->out_idx = malloc(B * sizeof(int32_t));
 	pb->out_ptrs = malloc(B * sizeof(float *));
 	pb->out_amax = malloc(B * sizeof(int32_t *));
+	pb->out_top = malloc(B * sizeof(struct orc_topk *));
 	pb->table = calloc((size_t)m->n_seq_rows * m->max_blocks, sizeof(int32_t));
 	pb->held = calloc(m->n_seq_max, sizeof(uint32_t));
 	if (!m->seqs || !pb->ids || !pb->pos || !pb->slots || !pb->tok_seq || !pb->out_idx ||
-	    !pb->out_ptrs || !pb->out_amax || !pb->table || !pb->held)
+	    !pb->out_ptrs || !pb->out_amax || !pb->out_top || !pb->table || !pb->held)
 		return orc_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -179,6 +181,7 @@ void orc_model_free(struct orc_model *m)
 	free(m->pb.out_idx);
 	free(m->pb.out_ptrs);
 	free(m->pb.out_amax);
+	free(m->pb.out_top);
 	free(m->pb.table);
 	free(m->pb.held);
 	free(m);
@@ -365,7 +368,15 @@ static int check_item(const struct orc_model *m, const struct orc_eval_item *it,
 	if (it->n > m->n_ctx - it->seq->pos)
 		return orc_err_set(err, -E2BIG, "item %zu: %u tokens at position %u exceed the context of %u tokens (n_ctx)",
 				   i, it->n, it->seq->pos, m->n_ctx);
+	if (it->top && !orc_model_has_topk(m))
+		return orc_err_set(err, -EINVAL, "item %zu: backend %s picks no top-k candidates", i,
+				   m->be->ops->name);
 	return 0;
+}
+
+bool orc_model_has_topk(const struct orc_model *m)
+{
+	return m->be->ops->topk && m->desc->hp.n_vocab >= ORC_SAMPLE_TOPK_MAX;
 }
 
 static int check_batch(const struct orc_model *m, const struct orc_eval_item *items, size_t n_items,
@@ -439,11 +450,12 @@ static void build_pass(struct orc_model *m, const struct orc_eval_item *items, s
 			pb->slots[t] = s->blocks[pos / BLOCK] * BLOCK + (int32_t)(pos % BLOCK);
 			pb->tok_seq[t] = (int32_t)row;
 			const bool last = c->j == it->n - 1;
-			if ((it->logits && (it->logits_all || last)) || (it->argmax && last)) {
+			if ((it->logits && (it->logits_all || last)) || ((it->argmax || it->top) && last)) {
 				pb->out_idx[p->n_out] = (int32_t)t;
 				pb->out_ptrs[p->n_out] = !it->logits ? NULL
 							 : it->logits + (it->logits_all ? (size_t)c->j * n_vocab : 0);
-				pb->out_amax[p->n_out++] = last ? it->argmax : NULL;
+				pb->out_amax[p->n_out] = last ? it->argmax : NULL;
+				pb->out_top[p->n_out++] = last ? it->top : NULL;
 			}
 		}
 		if (c->j == it->n) {
@@ -459,6 +471,7 @@ static void build_pass(struct orc_model *m, const struct orc_eval_item *items, s
 	p->out_idx = pb->out_idx;
 	p->out_logits = pb->out_ptrs;
 	p->out_argmax = pb->out_amax;
+	p->out_top = pb->out_top;
 }
 
 int orc_model_eval(struct orc_model *m, struct orc_eval_item *items, size_t n_items,

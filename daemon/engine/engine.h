@@ -15,6 +15,7 @@
 #include "error.h"
 #include "gguf.h"
 #include "model_desc.h"
+#include "sampler.h"
 #include "tokenizer.h"
 
 struct orc_model;
@@ -144,7 +145,15 @@ struct orc_eval_item {
 	                          * largest logit, the lowest id on a tie; -1 when a logit there
 	                          * is NaN or +inf or all are -inf. With logits NULL, no logits
 	                          * cross to the host at all. */
+	struct orc_topk *top;    /* out, or NULL: the best candidates of the last position,
+	                          * picked where the logits are; only where
+	                          * orc_model_has_topk(), else the item is -EINVAL */
 };
+
+/* Whether the backend picks top-k candidates where the logits are
+ * (orc_eval_item.top): a sampler with orc_sampler_top_ok() parameters then
+ * needs no logits on the host. */
+bool orc_model_has_topk(const struct orc_model *m);
 
 /* Evaluate all items in one batched pass (split internally into passes of
  * at most n_batch tokens). On success every sequence's position advances by

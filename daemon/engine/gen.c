@@ -28,8 +28,11 @@ struct orc_gen {
 	uint32_t pending;            /* tokens handed out, logits not yet fed */
 	bool pending_all;            /* ... with logits for every position */
 	bool pending_amax;           /* ... with the greedy id instead of logits */
+	bool pending_top;            /* ... with the top-k candidates instead of logits */
 	bool greedy;                 /* plain greedy: the engine may pick on the device */
+	bool top;                    /* top-k sampling from the engine's candidates */
 	int32_t amax;                /* the engine's greedy pick */
+	struct orc_topk cands;       /* the engine's top-k candidates */
 	int32_t last;                /* the token to feed in the next decode step */
 
 	struct orc_sampler *smp;
@@ -223,6 +226,11 @@ int orc_gen_new(const struct orc_model *m, const struct orc_gen_params *p,
 	g->greedy = p->sampling.temperature == 0.0f && p->sampling.repeat_penalty == 1.0f &&
 		    p->sampling.presence_penalty == 0.0f && p->sampling.frequency_penalty == 0.0f &&
 		    p->logprobs == 0 && !p->host_logits;
+	/* Top-k sampling without penalties or logprobs needs only the top_k
+	 * best logits: the engine picks them where the logits are, and the
+	 * sampler's pick from them is the one from the whole row. */
+	g->top = !g->greedy && p->logprobs == 0 && !p->host_logits &&
+		 orc_sampler_top_ok(&p->sampling, g->n_vocab) && orc_model_has_topk(m);
 	if (alloc_buffers(g, p, prompt) < 0) {
 		r = orc_err_set(err, -ENOMEM, "out of memory for a generation");
 		goto fail;
@@ -307,20 +315,24 @@ int orc_gen_next_input(struct orc_gen *g, struct orc_eval_item *item)
 		/* A chunk before the last needs logits only for prompt_logprobs. */
 		item->logits = item->logits_all || item->n == left ? g->logits : NULL;
 		item->argmax = NULL;
-		if (g->greedy && !item->logits_all && item->n == left) {
+		item->top = NULL;
+		if ((g->greedy || g->top) && !item->logits_all && item->n == left) {
 			item->logits = NULL;
-			item->argmax = &g->amax;
+			item->argmax = g->greedy ? &g->amax : NULL;
+			item->top = g->top ? &g->cands : NULL;
 		}
 	} else {
 		item->ids = &g->last;
 		item->n = 1;
 		item->logits_all = false;
-		item->logits = g->greedy ? NULL : g->logits;
+		item->logits = g->greedy || g->top ? NULL : g->logits;
 		item->argmax = g->greedy ? &g->amax : NULL;
+		item->top = g->top ? &g->cands : NULL;
 	}
 	g->pending = item->n;
 	g->pending_all = item->logits_all;
 	g->pending_amax = item->argmax != NULL;
+	g->pending_top = item->top != NULL;
 	return 0;
 }
 
@@ -369,11 +381,14 @@ static int finish_text(struct orc_gen *g, enum orc_stop_reason reason, struct or
 	return 0;
 }
 
-/* The next token: the engine's greedy pick (row NULL), or sampled from row. */
+/* The next token: sampled from row, or (row NULL) from the engine's top-k
+ * candidates, or the engine's greedy pick. */
 static int pick(struct orc_gen *g, const float *row, int32_t *ret_id, struct orc_err *err)
 {
 	if (row)
 		return orc_sampler_sample(g->smp, row, ret_id, err);
+	if (g->pending_top)
+		return orc_sampler_sample_top(g->smp, &g->cands, ret_id, err);
 	if (g->amax < 0 || (uint32_t)g->amax >= g->n_vocab)
 		return orc_err_set(err, -EDOM, "a logit is NaN or +inf, or every logit is -inf");
 	*ret_id = g->amax;
@@ -426,7 +441,7 @@ int orc_gen_feed_logits(struct orc_gen *g, const float *logits, struct orc_gen_e
 {
 	struct orc_gen_event ev = { 0 };
 	size_t text_start = g->text_len;
-	const float *row = g->pending_amax ? NULL : logits;
+	const float *row = g->pending_amax || g->pending_top ? NULL : logits;
 	uint32_t n = g->pending;
 	int r;
 

@@ -141,9 +141,9 @@ static void forward_layers(const struct orc_graph *g, const struct pass_views *v
 }
 
 /* Logits of out_idx[o0 .. o0 + n) into the logits scratch; with amax, their
- * greedy ids into the I/O buffer too. */
+ * greedy ids into the I/O buffer too, with top their best candidates. */
 static void forward_output(const struct orc_graph *g, const struct pass_views *v, uint32_t o0,
-			   uint32_t n, bool amax)
+			   uint32_t n, bool amax, bool top)
 {
 	struct orc_backend *be = g->be;
 	const struct orc_tensor idx = io_i32(g, g->io.off_out + (uint64_t)o0 * 4, n, 1);
@@ -156,6 +156,13 @@ static void forward_output(const struct orc_graph *g, const struct pass_views *v
 	if (amax) {
 		const struct orc_tensor ids = io_i32(g, g->io.off_amax, n, 1);
 		be->ops->argmax(be, &logits, &ids);
+	}
+	if (top) {
+		const uint32_t K = ORC_SAMPLE_TOPK_MAX;
+		const struct orc_tensor tl = { .buf = g->iobuf, .offset = g->io.off_top_logit, .type = ORC_TYPE_F32,
+					       .ne0 = K, .ne1 = n, .nb1 = (uint64_t)K * 4 };
+		const struct orc_tensor ti = io_i32(g, g->io.off_top_id, K, n);
+		be->ops->topk(be, &logits, &tl, &ti);
 	}
 }
 
@@ -206,6 +213,35 @@ static bool wants_argmax(const struct orc_graph_pass *p, uint32_t o0, uint32_t n
 	return false;
 }
 
+/* ... or its top-k candidates? */
+static bool wants_top(const struct orc_graph_pass *p, uint32_t o0, uint32_t n)
+{
+	for (uint32_t i = 0; p->out_top && i < n; i++)
+		if (p->out_top[o0 + i])
+			return true;
+	return false;
+}
+
+/* The candidates of the n rows into the callers' orc_topk. */
+static int fetch_top(const struct orc_graph *g, const struct orc_graph_pass *p, uint32_t o0, uint32_t n,
+		     struct orc_err *err)
+{
+	const uint64_t K = ORC_SAMPLE_TOPK_MAX;
+	int rc;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct orc_topk *t = p->out_top[o0 + i];
+		if (!t)
+			continue;
+		if ((rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top_logit + i * K * 4, t->logit, K * 4,
+					      err)) != 0 ||
+		    (rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top_id + i * K * 4, t->id, K * 4,
+					      err)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int fetch_outputs(const struct orc_graph *g, const struct orc_graph_pass *p, uint32_t o0,
 			 uint32_t n, bool amax, struct orc_err *err)
 {
@@ -250,10 +286,12 @@ int orc_graph_eval(struct orc_graph *g, const struct orc_graph_pass *p, struct o
 		return rc;
 	for (uint32_t o0 = 0; o0 < p->n_out; o0 += g->n_out_grp) {
 		uint32_t n = p->n_out - o0 < g->n_out_grp ? p->n_out - o0 : g->n_out_grp;
-		const bool amax = wants_argmax(p, o0, n);
-		step_begin(g, p->n_tok, p->n_seq, n, (1 + o0 / g->n_out_grp) | (amax ? ORC_STEP_ARGMAX : 0));
-		forward_output(g, &v, o0, n, amax);
-		if ((rc = step_end(g, err)) != 0 || (rc = fetch_outputs(g, p, o0, n, amax, err)) != 0)
+		const bool amax = wants_argmax(p, o0, n), top = wants_top(p, o0, n);
+		step_begin(g, p->n_tok, p->n_seq, n,
+			   (1 + o0 / g->n_out_grp) | (amax ? ORC_STEP_ARGMAX : 0) | (top ? ORC_STEP_TOPK : 0));
+		forward_output(g, &v, o0, n, amax, top);
+		if ((rc = step_end(g, err)) != 0 || (rc = fetch_outputs(g, p, o0, n, amax, err)) != 0 ||
+		    (top && (rc = fetch_top(g, p, o0, n, err)) != 0))
 			return rc;
 	}
 	return g->be->ops->synchronize(g->be, err);

@@ -37,6 +37,8 @@ struct orc_graph_pass {
 	const int32_t *out_idx;      /* [n_out]: tokens whose logits are wanted, ascending */
 	float *const *out_logits;    /* [n_out]: where each row of n_vocab logits goes, or NULL */
 	int32_t *const *out_argmax;  /* [n_out]: where each row's orc_sampler_greedy() goes, or NULL */
+	struct orc_topk *const *out_top; /* [n_out]: where each row's top-k candidates go, or NULL
+	                              * (only with the backend's topk op) */
 };
 
 /* `be`, `gg` and `d` (built from gg) are borrowed and must outlive the

@@ -10,6 +10,8 @@
 #define ORC_GRAPH_OUT_GROUP 32
 /* Step-key variant bit of an output step that also picks greedy ids. */
 #define ORC_STEP_ARGMAX 0x80000000u
+/* ... that also picks top-k candidates (ORC_SAMPLE_TOPK_MAX a row). */
+#define ORC_STEP_TOPK 0x40000000u
 
 struct graph_layer {
 	struct orc_tensor attn_norm, attn_norm_b;
@@ -35,6 +37,7 @@ struct graph_scratch {
 /* Per-pass I32 inputs, one region each in the I/O buffer. */
 struct graph_io {
 	uint64_t off_ids, off_pos, off_slots, off_tok_seq, off_out, off_amax, off_table;
+	uint64_t off_top_logit, off_top_id;   /* [n_out_grp, ORC_SAMPLE_TOPK_MAX] each */
 };
 
 struct orc_graph {

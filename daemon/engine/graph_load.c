@@ -307,6 +307,8 @@ static int alloc_scratch(struct orc_graph *g, struct orc_err *err)
 	g->io.off_tok_seq = io, io += ALIGN_UP((uint64_t)B * 4, 256);
 	g->io.off_out = io, io += ALIGN_UP((uint64_t)B * 4, 256);
 	g->io.off_amax = io, io += ALIGN_UP((uint64_t)G * 4, 256);
+	g->io.off_top_logit = io, io += ALIGN_UP((uint64_t)G * ORC_SAMPLE_TOPK_MAX * 4, 256);
+	g->io.off_top_id = io, io += ALIGN_UP((uint64_t)G * ORC_SAMPLE_TOPK_MAX * 4, 256);
 	g->io.off_table = io, io += (uint64_t)g->o.n_seq_rows * g->o.max_blocks * 4;
 	rc = g->be->ops->buf_alloc(g->be, io, ORC_BUF_IO, &g->iobuf, err);
 	g->mem.scratch = off + io;

@@ -330,6 +330,25 @@ static void top_p(struct orc_sampler *s, size_t *n, bool sorted, float lmax)
 	}
 }
 
+/* Stages 5 and 6 on cand [n] (sorted best first iff `sorted`); returns
+ * the count left. */
+static size_t truncate_cands(struct orc_sampler *s, size_t n, bool sorted, float lmax)
+{
+	const struct orc_sampler_params *p = &s->p;
+
+	if (p->top_p < 1.0f)
+		top_p(s, &n, sorted, lmax);
+	if (p->min_p > 0.0f) {
+		float thr = lmax + logf(p->min_p);
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (s->cand[i].logit >= thr)
+				s->cand[k++] = s->cand[i];
+		n = k;
+	}
+	return n;
+}
+
 /* Stage 7: draw from cand [n] at the temperature. */
 static int32_t draw(struct orc_sampler *s, size_t n, float lmax)
 {
@@ -387,17 +406,36 @@ static int prepare(struct orc_sampler *s, const float *logits, size_t *ret_n, fl
 		memcpy(s->cand, s->scratch, n * sizeof(*s->cand));
 		sorted = true;
 	}
-	if (p->top_p < 1.0f)
-		top_p(s, &n, sorted, lmax);
-	if (p->min_p > 0.0f) {
-		float thr = lmax + logf(p->min_p);
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (s->cand[i].logit >= thr)
-				s->cand[k++] = s->cand[i];
-		n = k;
+	*ret_n = truncate_cands(s, n, sorted, lmax);
+	return 0;
+}
+
+bool orc_sampler_top_ok(const struct orc_sampler_params *p, uint32_t n_vocab)
+{
+	return p->temperature > 0.0f && p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f &&
+	       p->frequency_penalty == 0.0f && p->top_k > 0 && p->top_k <= ORC_SAMPLE_TOPK_MAX &&
+	       (uint32_t)p->top_k < n_vocab;
+}
+
+int orc_sampler_sample_top(struct orc_sampler *s, const struct orc_topk *top, int32_t *ret_id,
+			   struct orc_err *err)
+{
+	const size_t k = (size_t)s->p.top_k;
+
+	if (!orc_sampler_top_ok(&s->p, s->n_vocab))
+		return orc_err_set(err, -EINVAL, "these sampling parameters need the whole row of logits");
+	if (top->id[0] < 0)
+		return orc_err_set(err, -EDOM, "a logit is NaN or +inf, or every logit is -inf");
+	for (size_t i = 0; i < k; i++) {
+		if (top->id[i] < 0 || (uint32_t)top->id[i] >= s->n_vocab ||
+		    (i > 0 && !better(&(struct orc_cand){ .id = top->id[i - 1], .logit = top->logit[i - 1] },
+				      &(struct orc_cand){ .id = top->id[i], .logit = top->logit[i] })))
+			return orc_err_set(err, -EINVAL, "top-k candidate %zu (id %d) is out of range or order",
+					   i, (int)top->id[i]);
+		s->cand[i] = (struct orc_cand){ .id = top->id[i], .logit = top->logit[i] };
 	}
-	*ret_n = n;
+	/* stage 4 is done: the candidates are the top_k best, sorted */
+	*ret_id = draw(s, truncate_cands(s, k, true, top->logit[0]), top->logit[0]);
 	return 0;
 }
 

@@ -56,6 +56,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "limits.h"
 #include "rng.h"
 
 struct orc_sampler_params {
@@ -95,6 +96,28 @@ int orc_sampler_accept(struct orc_sampler *s, int32_t id, struct orc_err *err);
  * accept the token: call orc_sampler_accept() with it. */
 int orc_sampler_sample(struct orc_sampler *s, const float *logits, int32_t *ret_id,
 		       struct orc_err *err);
+
+/* The ORC_SAMPLE_TOPK_MAX best logits of a row and their ids, best first in
+ * stage 3's order, as a backend picks them where the logits are (the GPU;
+ * backend.h's topk op); id[0] is -1 where stage 0 would refuse the row. */
+struct orc_topk {
+	float logit[ORC_SAMPLE_TOPK_MAX];
+	int32_t id[ORC_SAMPLE_TOPK_MAX];
+};
+
+/* Whether p lets a sampler pick from a row's top candidates alone: sampling
+ * (temperature > 0) with no penalty and with 0 < top_k <=
+ * ORC_SAMPLE_TOPK_MAX and top_k < n_vocab, where stage 4 leaves just
+ * those. */
+bool orc_sampler_top_ok(const struct orc_sampler_params *p, uint32_t n_vocab);
+
+/* orc_sampler_sample() from the row's candidates alone (orc_sampler_top_ok
+ * must hold, else -EINVAL): stages 5 to 7 run on top's first top_k, so the
+ * pick and the PRNG's state are exactly those orc_sampler_sample() gives
+ * on the whole row. -EDOM for a refused row, -EINVAL for candidates out of
+ * range or order. */
+int orc_sampler_sample_top(struct orc_sampler *s, const struct orc_topk *top, int32_t *ret_id,
+			   struct orc_err *err);
 /* The id of the largest of l [n] (n >= 1), the lowest id on a tie: stage 2's
  * greedy pick on logits that are already checked and penalised. */
 int32_t orc_sampler_argmax(const float *l, uint32_t n);
