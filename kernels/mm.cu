@@ -397,6 +397,21 @@ __device__ __forceinline__ void mm_scales(const mm_p &p, int col0, int n, float 
 	__syncthreads();
 }
 
+/* For each n-tile j from column col0: the token of this lane's B rows
+ * (lane group g), or -1 past the end, and its norm scale from sc[]
+ * (mm_scales'; 1 without a norm). */
+template <int NT>
+__device__ __forceinline__ void mm_cols(const mm_p &p, int col0, int g, const float *sc, int (&cols)[NT],
+					float (&scale)[NT])
+{
+#pragma unroll
+	for (int j = 0; j < NT; j++) {
+		const int c = col0 + 8 * j + g;
+		cols[j] = c < p.ncols ? c : -1;
+		scale[j] = p.norm_w && c < p.ncols ? sc[8 * j + g] : 1.0f;
+	}
+}
+
 /* x prepared for the tensor cores, once per product of many columns: grid
  * ncols, block 128; column c's chunk ch, lane group t at
  * xp[((c * n_ch + ch) * 4 + t) * 2 + {0: hi, 1: lo}], the same bits
@@ -463,12 +478,7 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
 	 * before this one (x, scratch and y) */
 	k_dep_wait();
 	mm_scales(p, col0, 8 * NT, sc, red);
-#pragma unroll
-	for (int j = 0; j < NT; j++) {
-		const int c = col0 + 8 * j + g;
-		cols[j] = c < p.ncols ? c : -1;
-		scale[j] = p.norm_w && c < p.ncols ? sc[8 * j + g] : 1.0f;
-	}
+	mm_cols<NT>(p, col0, g, sc, cols, scale);
 	float total[MT][NT][4], acc[MT][NT][4] = {};
 	for (int r = 0; r < p.n_sl; r += WARPS) {
 		if (r + warp < p.n_sl) {
@@ -515,12 +525,7 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 	mm_scales(p, col0, 8 * NT, sc, red);
 	int cols[NT];
 	float scale[NT];
-#pragma unroll
-	for (int j = 0; j < NT; j++) {
-		const int c = col0 + 8 * j + g;
-		cols[j] = c < p.ncols ? c : -1;
-		scale[j] = p.norm_w && c < p.ncols ? sc[8 * j + g] : 1.0f;
-	}
+	mm_cols<NT>(p, col0, g, sc, cols, scale);
 	float total[MT][NT][4], acc[MT][NT][4] = {};
 	for (;;) {
 		/* the next item, and its weights in flight during this one */
@@ -655,12 +660,7 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_split(mm_p p)
 	mm_scales(p, col0, 8 * NT, sc, red);
 	int cols[NT];
 	float scale[NT];
-#pragma unroll
-	for (int j = 0; j < NT; j++) {
-		const int c = col0 + 8 * j + g;
-		cols[j] = c < p.ncols ? c : -1;
-		scale[j] = p.norm_w && c < p.ncols ? sc[8 * j + g] : 1.0f;
-	}
+	mm_cols<NT>(p, col0, g, sc, cols, scale);
 	for (;;) {
 		const int unit_next = unit + stride;
 		const bool more = unit_next < p.n_units;
