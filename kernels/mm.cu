@@ -563,9 +563,9 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 }
 
 /* ---- decode with a unit's slices over a cluster (sm_90 and later) ----
- * Products whose K has more slices than a block has warps, or whose units
- * are too few to fill the device, spread each unit's slices over a cluster
- * of C blocks (thread block clusters): warp w of rank r takes slice
+ * Products whose units are too few to fill the device spread each unit's
+ * slices over a cluster of C blocks (thread block clusters): warp w of
+ * rank r takes slice
  * r * WARPS + w of every unit its cluster serves (units c, c + clusters,
  * ...). The (j, e) element pairs of a unit's tile are dealt out to the
  * ranks (pair pe to rank pe % C); each warp stores its slice's sum (from
@@ -928,15 +928,22 @@ static void mm_split_go(const mm_p &p, int C, cudaStream_t s)
 			 WARPS * 32, 0, s, (unsigned)C, p);
 }
 
-/* A product on k_mm_split, where that pays: when K has 9 to 64 slices
- * (clusters of 2 to 8 blocks of 8 warps), or when it has 5 to 8 and a few
- * columns' units would not fill the device (2 blocks of 4 warps). False:
- * use the one-block kernels. */
+/* A product on k_mm_split, where that pays: when its units (times column
+ * groups) are fewer than the device's multiprocessors, so that one block
+ * per unit leaves most of them idle, and K has 9 to 64 slices (clusters of
+ * 2 to 8 blocks of 8 warps) or, beyond one column tile, 5 to 8 (2 blocks of
+ * 4 warps). False: use the one-block kernels. Measured on an H100
+ * (bench_kernels, us a launch, one-block against clustered): Qwen2.5's
+ * down projection (56 units, 38 slices) 40.5 against 28.8 at 32 columns
+ * and 19.5 against 16.7 in Q8_0 at one, its output projection (56 units,
+ * 7 slices) 12.2 against 9.6 at 32; but F16 at one column 13.4 against
+ * 14.4, and every Phi-3-mini product (192 to 2,004 units) slower. */
 template <int T, int MT>
 static bool mm_split_launch(const mm_p &p, int nt, cudaStream_t s)
 {
 	const int sms = mm_cluster_sms();
-	if (sms == 0 || mm_split_mode.load(std::memory_order_relaxed) == 0)
+	if (sms == 0 || mm_split_mode.load(std::memory_order_relaxed) == 0 || p.n_units * p.n_groups >= sms ||
+	    (nt == 1 && T == ORC_KT_F16))
 		return false;
 	const int c8 = (p.n_sl + 7) / 8, c4 = (p.n_sl + 3) / 4;
 	if (c8 >= 2 && c8 <= 8) {
@@ -948,7 +955,7 @@ static bool mm_split_launch(const mm_p &p, int nt, cudaStream_t s)
 			mm_split_go<T, MT, 4, 8>(p, c8, s);
 		return true;
 	}
-	if (nt > 1 && c8 == 1 && c4 == 2 && p.n_units * p.n_groups < sms) {
+	if (nt > 1 && c8 == 1 && c4 == 2) {
 		if (nt == 2)
 			mm_split_go<T, MT, 2, 4>(p, c4, s);
 		else
