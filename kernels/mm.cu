@@ -25,7 +25,9 @@
  * using it, and warp 0 folds them; up to 8 columns (k_mm_dec1) a block
  * loops over units with the next weights in flight, from 9 (k_mm_dec) a
  * block takes one unit, and x is first prepared once (k_mm_prep) when the
- * caller lends scratch. Beyond, the prefill kernel runs all slices of a
+ * caller lends scratch; products with fewer units than the device has
+ * multiprocessors spread each unit's slices over a cluster of blocks
+ * instead (k_mm_split). Beyond, the prefill kernel runs all slices of a
  * tile in one warp, its activations staged in shared memory. All fold
  * alike. */
 #include <atomic>
