@@ -174,6 +174,38 @@ START_TEST(test_seeded_runs)
 }
 END_TEST
 
+/* Top-k sampling from the backend's candidates (the topk op) gives, seed
+ * for seed, the story that sampling from the whole row of logits gives
+ * (host_logits forces that): top_k from 1 to the limit, with top-p and
+ * min-p on and off, on 1 and 2 threads. */
+START_TEST(test_top_candidates_exact)
+{
+	struct orc_model *m = load("models/stories260K.gguf", 2, 0, 1);
+	const struct { float temp, top_p, min_p; int top_k; } cases[] = {
+		{0.8f, 0.95f, 0.05f, 40}, {1.3f, 1.0f, 0.0f, ORC_SAMPLE_TOPK_MAX}, {0.5f, 0.6f, 0.0f, 3},
+		{1.0f, 1.0f, 0.1f, 1}, {2.0f, 0.99f, 0.0f, 100},
+	};
+
+	ck_assert(orc_model_has_topk(m));
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct orc_gen_params p;
+		struct orc_gen_result top, row;
+		params(&p, cases[c].temp, 500 + c, 64);
+		p.sampling.top_k = cases[c].top_k;
+		p.sampling.top_p = cases[c].top_p;
+		p.sampling.min_p = cases[c].min_p;
+		run(m, &p, BOS, 1, &top);
+		p.host_logits = true;
+		run(m, &p, BOS, 1, &row);
+		ck_assert_msg(same_output(&top, &row), "case %zu: candidates and whole rows differ:\n%s\n---\n%s", c,
+			      top.text, row.text);
+		orc_gen_result_free(&top);
+		orc_gen_result_free(&row);
+	}
+	orc_model_free(m);
+}
+END_TEST
+
 /* Generation A alone, then A batched with B in the same evaluations (B has
  * another prompt, seed and chunking): A's output must not change. */
 START_TEST(test_batch_composition)
@@ -433,15 +465,17 @@ START_TEST(test_argmax_requests)
 	struct {
 		float temp, repeat, presence;
 		uint32_t logprobs, prompt_logprobs;
-		bool host_logits, want;
+		bool host_logits, want, top;
 	} cases[] = {
-		{ 0.0f, 1.0f, 0.0f, 0, 0, false, true },
-		{ 0.7f, 1.0f, 0.0f, 0, 0, false, false },
-		{ 0.0f, 1.1f, 0.0f, 0, 0, false, false },
-		{ 0.0f, 1.0f, 0.5f, 0, 0, false, false },
-		{ 0.0f, 1.0f, 0.0f, 2, 0, false, false },
-		{ 0.0f, 1.0f, 0.0f, 0, 0, true, false },
-		{ 0.0f, 1.0f, 0.0f, 0, 1, false, true },   /* the prompt's chunks carry logits */
+		{ 0.0f, 1.0f, 0.0f, 0, 0, false, true, false },
+		{ 0.7f, 1.0f, 0.0f, 0, 0, false, false, true },   /* top-k 40: the candidates */
+		{ 0.7f, 1.0f, 0.5f, 0, 0, false, false, false },  /* a penalty needs the row */
+		{ 0.7f, 1.0f, 0.0f, 1, 0, false, false, false },
+		{ 0.0f, 1.1f, 0.0f, 0, 0, false, false, false },
+		{ 0.0f, 1.0f, 0.5f, 0, 0, false, false, false },
+		{ 0.0f, 1.0f, 0.0f, 2, 0, false, false, false },
+		{ 0.0f, 1.0f, 0.0f, 0, 0, true, false, false },
+		{ 0.0f, 1.0f, 0.0f, 0, 1, false, true, false },   /* the prompt's chunks carry logits */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -464,10 +498,19 @@ START_TEST(test_argmax_requests)
 			memset(&it, 0, sizeof(it));
 			ck_assert_int_eq(orc_gen_next_input(g, &it), 0);
 			if (cases[i].want && last_chunk && !plp) {
-				ck_assert_msg(it.argmax && !it.logits, "case %zu step %d: wants the argmax", i, step);
+				ck_assert_msg(it.argmax && !it.logits && !it.top, "case %zu step %d: wants the argmax", i,
+					      step);
 				*it.argmax = 261;
+			} else if (cases[i].top && last_chunk) {
+				/* the candidates of a row of 0 with 5 at id 261 */
+				ck_assert_msg(it.top && !it.logits && !it.argmax, "case %zu step %d: wants candidates", i,
+					      step);
+				for (int k = 0; k < ORC_SAMPLE_TOPK_MAX; k++) {
+					it.top->id[k] = k == 0 ? 261 : k <= 261 ? k - 1 : k;
+					it.top->logit[k] = k == 0 ? 5.0f : 0.0f;
+				}
 			} else {
-				ck_assert_msg(!it.argmax, "case %zu step %d: no argmax", i, step);
+				ck_assert_msg(!it.argmax && !it.top, "case %zu step %d: no argmax or candidates", i, step);
 				ck_assert(it.logits || !last_chunk);
 				if (it.logits) {
 					size_t rows = it.logits_all ? it.n : 1;
@@ -578,6 +621,7 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_prompt_logprobs_chunks);
 	tcase_add_test(tc, test_stop_conditions);
 	tcase_add_test(tc, test_argmax_requests);
+	tcase_add_test(tc, test_top_candidates_exact);
 	tcase_add_test(tc, test_stop_string_golden);
 	tcase_add_test(tc, test_bad_requests);
 	suite_add_tcase(s, tc);

@@ -75,7 +75,7 @@ struct rows_job {
 	struct cpu_ctx *c;
 	void (*row)(const struct rows_job *j, uint32_t r);
 	uint32_t n_rows;
-	const struct orc_tensor *a, *b, *w, *bias, *out;
+	const struct orc_tensor *a, *b, *w, *bias, *out, *out2;
 	float eps;
 };
 
@@ -267,6 +267,31 @@ static void cpu_argmax(struct orc_backend *be, const struct orc_tensor *x, const
 	run_rows(&j, x->ne0);
 }
 
+static void topk_row(const struct rows_job *j, uint32_t r)
+{
+	(void)orc_sampler_top_cands(trow(j->a, r), j->a->ne0, j->out->ne0, trow(j->out, r),
+				    (int32_t *)trow(j->out2, r));
+}
+
+static void cpu_topk(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out_logit,
+		     const struct orc_tensor *out_id)
+{
+	struct rows_job j = { .c = cpu_ctx(be), .row = topk_row, .a = x, .out = out_logit, .out2 = out_id };
+	const uint32_t K = out_logit ? out_logit->ne0 : 0;
+
+	if (!cpu_check(j.c, "topk", "x", x, ORC_TYPE_F32, 0, 0) ||
+	    !cpu_check(j.c, "topk", "out_logit", out_logit, ORC_TYPE_F32, 0, x->ne1) ||
+	    !cpu_check(j.c, "topk", "out_id", out_id, ORC_TYPE_I32, K, x->ne1))
+		return;
+	if (K < 1 || K > x->ne0 || K > ORC_SAMPLE_TOPK_MAX) {
+		(void)cpu_fail(j.c, -EINVAL, "topk: K = %u for rows of %u (at most %d)", K, x->ne0,
+			       ORC_SAMPLE_TOPK_MAX);
+		return;
+	}
+	j.n_rows = x->ne1;
+	run_rows(&j, x->ne0);
+}
+
 static void cpu_set_rows(struct orc_backend *be, const struct orc_tensor *src,
 			 const struct orc_tensor *idx, const struct orc_tensor *dst)
 {
@@ -437,6 +462,7 @@ static const struct orc_backend_ops cpu_ops = {
 	.gelu = cpu_gelu,
 	.softmax = cpu_softmax,
 	.argmax = cpu_argmax,
+	.topk = cpu_topk,
 };
 
 static int alloc_scratch(struct cpu_ctx *c, struct orc_err *err)

@@ -222,22 +222,23 @@ static bool wants_top(const struct orc_graph_pass *p, uint32_t o0, uint32_t n)
 	return false;
 }
 
-/* The candidates of the n rows into the callers' orc_topk. */
-static int fetch_top(const struct orc_graph *g, const struct orc_graph_pass *p, uint32_t o0, uint32_t n,
+/* The candidates of the n rows (two copies for all of them) into the
+ * callers' orc_topk. */
+static int fetch_top(struct orc_graph *g, const struct orc_graph_pass *p, uint32_t o0, uint32_t n,
 		     struct orc_err *err)
 {
-	const uint64_t K = ORC_SAMPLE_TOPK_MAX;
+	const uint64_t bytes = (uint64_t)n * sizeof(g->top_logit[0]);
 	int rc;
 
+	if ((rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top_logit, g->top_logit, bytes, err)) != 0 ||
+	    (rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top_id, g->top_id, bytes, err)) != 0)
+		return rc;
 	for (uint32_t i = 0; i < n; i++) {
 		struct orc_topk *t = p->out_top[o0 + i];
 		if (!t)
 			continue;
-		if ((rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top_logit + i * K * 4, t->logit, K * 4,
-					      err)) != 0 ||
-		    (rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top_id + i * K * 4, t->id, K * 4,
-					      err)) != 0)
-			return rc;
+		memcpy(t->logit, g->top_logit[i], sizeof(t->logit));
+		memcpy(t->id, g->top_id[i], sizeof(t->id));
 	}
 	return 0;
 }

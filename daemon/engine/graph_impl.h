@@ -57,6 +57,10 @@ struct orc_graph {
 	struct orc_bbuf *iobuf;
 	struct graph_scratch s;
 	struct graph_io io;
+	/* an output step's top-k candidates on the host, before they go to
+	 * the callers' orc_topk */
+	float top_logit[ORC_GRAPH_OUT_GROUP][ORC_SAMPLE_TOPK_MAX];
+	int32_t top_id[ORC_GRAPH_OUT_GROUP][ORC_SAMPLE_TOPK_MAX];
 	struct orc_model_mem mem;
 };
 

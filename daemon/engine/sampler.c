@@ -496,16 +496,12 @@ double orc_logprobs_lse(const float *logits, uint32_t n)
 	return (double)mx + log(sum);
 }
 
-int orc_logprobs_top(const float *logits, uint32_t n, double lse, uint32_t k,
-		     struct orc_logprob *ret)
+/* The k best of logits [n] (k <= n) into h [k], best first (stage 3's
+ * order). */
+static void best_k(const float *logits, uint32_t n, uint32_t k, struct orc_cand *h)
 {
-	struct orc_cand heap[64], *h = heap;
 	size_t m = 0;
 
-	if (k > n)
-		return -EINVAL;
-	if (k > sizeof(heap) / sizeof(heap[0]) && !(h = malloc(k * sizeof(*h))))
-		return -ENOMEM;
 	for (uint32_t i = 0; i < n && k > 0; i++) {
 		struct orc_cand c = { .id = (int32_t)i, .logit = logits[i] };
 		if (m < k) {
@@ -517,6 +513,35 @@ int orc_logprobs_top(const float *logits, uint32_t n, double lse, uint32_t k,
 		}
 	}
 	qsort(h, m, sizeof(*h), cmp_cand);
+}
+
+int orc_sampler_top_cands(const float *logits, uint32_t n, uint32_t k, float *ret_logit, int32_t *ret_id)
+{
+	struct orc_cand h[ORC_SAMPLE_TOPK_MAX];
+
+	if (k < 1 || k > n || k > ORC_SAMPLE_TOPK_MAX)
+		return -EINVAL;
+	best_k(logits, n, k, h);
+	for (uint32_t i = 0; i < k; i++) {
+		ret_logit[i] = h[i].logit;
+		ret_id[i] = h[i].id;
+	}
+	if (orc_sampler_greedy(logits, n) < 0)
+		ret_id[0] = -1;
+	return 0;
+}
+
+int orc_logprobs_top(const float *logits, uint32_t n, double lse, uint32_t k,
+		     struct orc_logprob *ret)
+{
+	struct orc_cand heap[64], *h = heap;
+	const size_t m = k;
+
+	if (k > n)
+		return -EINVAL;
+	if (k > sizeof(heap) / sizeof(heap[0]) && !(h = malloc(k * sizeof(*h))))
+		return -ENOMEM;
+	best_k(logits, n, k, h);
 	for (size_t i = 0; i < m; i++)
 		ret[i] = (struct orc_logprob){ .id = h[i].id,
 					       .logprob = (float)((double)h[i].logit - lse) };

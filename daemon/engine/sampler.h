@@ -105,6 +105,12 @@ struct orc_topk {
 	int32_t id[ORC_SAMPLE_TOPK_MAX];
 };
 
+/* The k best of logits [n] (1 <= k <= min(n, ORC_SAMPLE_TOPK_MAX), else
+ * -EINVAL) with their ids, best first in stage 3's order, into ret_logit
+ * and ret_id [k]; ret_id[0] is -1 where stage 0 would refuse the row.
+ * What a backend's topk op computes (backend.h). */
+int orc_sampler_top_cands(const float *logits, uint32_t n, uint32_t k, float *ret_logit, int32_t *ret_id);
+
 /* Whether p lets a sampler pick from a row's top candidates alone: sampling
  * (temperature > 0) with no penalty and with 0 < top_k <=
  * ORC_SAMPLE_TOPK_MAX and top_k < n_vocab, where stage 4 leaves just
