@@ -414,6 +414,24 @@ __device__ __forceinline__ void mm_cols(const mm_p &p, int col0, int g, const fl
 	}
 }
 
+/* A decode kernel's start, lane group g: the rows of unit u's tile, and
+ * its slice sl's weights on their way when `load`; then the wait for the
+ * kernels before this one (weights are never written by a kernel: only x,
+ * scratch and y need it), the norm scales of the columns from col0 and the
+ * n-tiles' tokens. */
+template <int T, int MT, int NT>
+__device__ __forceinline__ void mm_begin(const mm_p &p, const mm_seg &sg, int u, int g, int sl, bool load,
+					 int col0, float *sc, float *red, mm_rows<MT> &rw, mm_wslice<T, MT> &wsl,
+					 int (&cols)[NT], float (&scale)[NT])
+{
+	mm_tile_rows<MT>(p, sg, u, g, rw);
+	if (load)
+		mm_slice_load<T, MT>(p, rw, sl, wsl);
+	k_dep_wait();
+	mm_scales(p, col0, 8 * NT, sc, red);
+	mm_cols<NT>(p, col0, g, sc, cols, scale);
+}
+
 /* x prepared for the tensor cores, once per product of many columns: grid
  * ncols, block 128; column c's chunk ch, lane group t at
  * xp[((c * n_ch + ch) * 4 + t) * 2 + {0: hi, 1: lo}], the same bits
@@ -473,14 +491,7 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
 
 	mm_wslice<T, MT> wsl;
 	/* the first slice's weights are on their way while the norm is computed */
-	mm_tile_rows<MT>(p, sg, unit, g, rw);
-	if (warp < p.n_sl)
-		mm_slice_load<T, MT>(p, rw, warp, wsl);
-	/* weights are never written by a kernel: only now wait for the kernels
-	 * before this one (x, scratch and y) */
-	k_dep_wait();
-	mm_scales(p, col0, 8 * NT, sc, red);
-	mm_cols<NT>(p, col0, g, sc, cols, scale);
+	mm_begin<T, MT, NT>(p, sg, unit, g, warp, warp < p.n_sl, col0, sc, red, rw, wsl, cols, scale);
 	float total[MT][NT][4], acc[MT][NT][4] = {};
 	for (int r = 0; r < p.n_sl; r += WARPS) {
 		if (r + warp < p.n_sl) {
@@ -517,17 +528,10 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 	mm_rows<MT> rw, rw_next;
 	mm_wslice<T, MT> wsl, w_next;
 
-	/* the first item's weights are on their way while the norm is computed */
-	mm_tile_rows<MT>(p, *sg, u_in, g, rw);
-	if (warp < p.n_sl)
-		mm_slice_load<T, MT>(p, rw, warp, wsl);
-	/* weights are never written by a kernel: only now wait for the kernels
-	 * before this one (x, scratch and y) */
-	k_dep_wait();
-	mm_scales(p, col0, 8 * NT, sc, red);
 	int cols[NT];
 	float scale[NT];
-	mm_cols<NT>(p, col0, g, sc, cols, scale);
+	/* the first item's weights are on their way while the norm is computed */
+	mm_begin<T, MT, NT>(p, *sg, u_in, g, warp, warp < p.n_sl, col0, sc, red, rw, wsl, cols, scale);
 	float total[MT][NT][4], acc[MT][NT][4] = {};
 	for (;;) {
 		/* the next item, and its weights in flight during this one */
@@ -652,17 +656,10 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_split(mm_p p)
 	/* no rank writes into another's shared memory before that one runs:
 	 * this arrival pairs with the first unit's wait */
 	mm_cl_arrive();
-	/* the first unit's weights are on their way while the norm is computed */
-	mm_tile_rows<MT>(p, *sg, u_in, g, rw);
-	if (has)
-		mm_slice_load<T, MT>(p, rw, sl, wsl);
-	/* weights are never written by a kernel: only now wait for the kernels
-	 * before this one (x, scratch and y) */
-	k_dep_wait();
-	mm_scales(p, col0, 8 * NT, sc, red);
 	int cols[NT];
 	float scale[NT];
-	mm_cols<NT>(p, col0, g, sc, cols, scale);
+	/* the first unit's weights are on their way while the norm is computed */
+	mm_begin<T, MT, NT>(p, *sg, u_in, g, sl, has, col0, sc, red, rw, wsl, cols, scale);
 	for (;;) {
 		const int unit_next = unit + stride;
 		const bool more = unit_next < p.n_units;
