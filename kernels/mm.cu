@@ -581,7 +581,12 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
  * those of k_mm_dec1 and k_mm_dec; only the warps that compute change. */
 
 /* Arrive at and wait on the cluster barrier (release, acquire: shared
- * memory written before the arrival is visible after the wait). */
+ * memory written before the arrival is visible after the wait). The
+ * .aligned forms, which every call site allows (whole warps, uniform
+ * control flow); the toolkit's __cluster_barrier_arrive/wait are not.
+ * Likewise mm_cl_store below names the cluster window directly, where a
+ * pointer from __cluster_map_shared_rank would be stored through generic
+ * addressing. */
 __device__ __forceinline__ void mm_cl_arrive(void)
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -594,24 +599,6 @@ __device__ __forceinline__ void mm_cl_wait(void)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 	asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
 #endif
-}
-
-__device__ __forceinline__ unsigned mm_cl_rank(void)
-{
-	unsigned r = 0;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-	asm("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
-#endif
-	return r;
-}
-
-__device__ __forceinline__ unsigned mm_cl_size(void)
-{
-	unsigned n = 1;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-	asm("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
-#endif
-	return n;
 }
 
 /* st.shared::cluster of v at the address of local shared *p mapped into
@@ -642,7 +629,7 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_split(mm_p p)
 	__shared__ float sc[8 * NT];
 	__shared__ float buf[mm_split_dim<NT, WARPS>::slots][MT][32];
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
-	const int C = (int)mm_cl_size(), rank = (int)mm_cl_rank();
+	const int C = (int)__clusterSizeInBlocks(), rank = (int)__clusterRelativeBlockRank();
 	const int col0 = (int)blockIdx.y * 8 * NT, stride = (int)gridDim.x / C;
 	const int sl = rank * WARPS + warp;            /* this warp's slice of every unit */
 	const bool has = sl < p.n_sl;
