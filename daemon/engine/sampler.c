@@ -232,6 +232,18 @@ static void heap_up(struct orc_cand *h, size_t i)
 	}
 }
 
+/* Offer c to the heap h of the best m seen so far (*k of them held). */
+static void heap_offer(struct orc_cand *h, size_t *k, size_t m, struct orc_cand c)
+{
+	if (*k < m) {
+		h[*k] = c;
+		heap_up(h, (*k)++);
+	} else if (better(&c, &h[0])) {
+		h[0] = c;
+		heap_down(h, m, 0);
+	}
+}
+
 /* The m best of src [n] into dst [m], sorted best first. dst may not alias src. */
 static void select_top(const struct orc_cand *src, size_t n, size_t m, struct orc_cand *dst)
 {
@@ -242,15 +254,8 @@ static void select_top(const struct orc_cand *src, size_t n, size_t m, struct or
 		qsort(dst, n, sizeof(*dst), cmp_cand);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (k < m) {
-			dst[k] = src[i];
-			heap_up(dst, k++);
-		} else if (better(&src[i], &dst[0])) {
-			dst[0] = src[i];
-			heap_down(dst, m, 0);
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		heap_offer(dst, &k, m, src[i]);
 	qsort(dst, m, sizeof(*dst), cmp_cand);
 }
 
@@ -497,21 +502,13 @@ double orc_logprobs_lse(const float *logits, uint32_t n)
 }
 
 /* The k best of logits [n] (k <= n) into h [k], best first (stage 3's
- * order). */
+ * order), without making a candidate of every logit first. */
 static void best_k(const float *logits, uint32_t n, uint32_t k, struct orc_cand *h)
 {
 	size_t m = 0;
 
-	for (uint32_t i = 0; i < n && k > 0; i++) {
-		struct orc_cand c = { .id = (int32_t)i, .logit = logits[i] };
-		if (m < k) {
-			h[m] = c;
-			heap_up(h, m++);
-		} else if (better(&c, &h[0])) {
-			h[0] = c;
-			heap_down(h, k, 0);
-		}
-	}
+	for (uint32_t i = 0; i < n && k > 0; i++)
+		heap_offer(h, &m, k, (struct orc_cand){ .id = (int32_t)i, .logit = logits[i] });
 	qsort(h, m, sizeof(*h), cmp_cand);
 }
 
