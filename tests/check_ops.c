@@ -681,6 +681,60 @@ START_TEST(argmax_rows)
 }
 END_TEST
 
+/* topk: the K best of each row with their ids, best first (larger, then
+ * the lower id); id -1 first for a row with a NaN; a K beyond the row or
+ * the limit is refused by name. */
+START_TEST(topk_rows)
+{
+	struct orc_backend *be = new_backend(2, false);
+	struct orc_err err = { 0 };
+	enum { N = 300, R = 2, K = 5 };
+	float x[N * R], lo[K * R];
+	int32_t id[K * R];
+	struct bt X, L, I;
+
+	for (int i = 0; i < N * R; i++)
+		x[i] = (float)((i * 37) % 11);      /* 10 is the largest, tied many times */
+	x[N + 40] = NAN;
+	X = upload_f32(be, N, R, x);
+	L = upload_f32(be, K, R, NULL);
+	I = upload(be, ORC_TYPE_I32, K, R, K * 4, NULL);
+	be->ops->topk(be, &X.t, &L.t, &I.t);
+	ck_assert_int_eq(be->ops->synchronize(be, &err), 0);
+	download(be, &L, lo);
+	download(be, &I, id);
+	for (int k = 0, prev = -1; k < K; k++) {
+		int next = prev + 1;
+		while (x[next] != 10.0f)
+			next++;
+		ck_assert_msg(id[k] == next && lo[k] == 10.0f, "rank %d: (%d, %g), want (%d, 10)", k, id[k],
+			      lo[k], next);
+		prev = next;
+	}
+	ck_assert_int_eq(id[K], -1);
+	/* rows of 3 cannot give 5 */
+	X.t.ne0 = 3, X.t.nb1 = 12;
+	be->ops->topk(be, &X.t, &L.t, &I.t);
+	ck_assert_int_eq(be->ops->synchronize(be, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "topk: K = 5 for rows of 3") != NULL, "%s", err.msg);
+	/* rows not packed */
+	X.t.ne0 = N, X.t.nb1 = N * 4;
+	L.t.nb1 = 8, L.t.ne0 = 2, L.t.ne1 = 1;
+	I.t.ne0 = 2, I.t.ne1 = 1, I.t.nb1 = 8;
+	X.t.ne1 = 1;
+	be->ops->topk(be, &X.t, &L.t, &I.t);
+	ck_assert_int_eq(be->ops->synchronize(be, &err), 0);
+	I.t.nb1 = 12;
+	be->ops->topk(be, &X.t, &L.t, &I.t);
+	ck_assert_int_eq(be->ops->synchronize(be, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "rows packed") != NULL, "%s", err.msg);
+	drop(be, &X);
+	drop(be, &L);
+	drop(be, &I);
+	orc_backend_free(be);
+}
+END_TEST
+
 /* A bad op records a sticky error: later ops are skipped, the next
  * synchronize reports the first one with its message, then it is cleared. */
 START_TEST(sticky_errors)
@@ -791,6 +845,7 @@ int main(void)
 	tcase_add_loop_test(tc, attention_paged, 0, 2);
 	tcase_add_test(tc, set_rows_scatter);
 	tcase_add_test(tc, argmax_rows);
+	tcase_add_test(tc, topk_rows);
 	tcase_add_test(tc, sticky_errors);
 	tcase_add_test(tc, backend_choice);
 	tcase_add_test(tc, pool_items);

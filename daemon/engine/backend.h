@@ -41,6 +41,11 @@ struct orc_tensor {
  * 0 or -EINVAL (backend_view.c). */
 int orc_tensor_check_layout(const struct orc_tensor *t, uint64_t buf_size, const char *op, const char *what,
 			    uint32_t ne0, uint32_t ne1, struct orc_err *err);
+/* The shape rule of the topk op beyond the layout checks: K = out_logit's
+ * ne0 from 1 to min(x's ne0, ORC_SAMPLE_TOPK_MAX), rows of out_logit and
+ * out_id packed (K elements apart). 0 or -EINVAL (backend_view.c). */
+int orc_topk_check_k(const struct orc_tensor *x, const struct orc_tensor *out_logit,
+		     const struct orc_tensor *out_id, struct orc_err *err);
 /* The type's name for messages; "?" for an unknown type. */
 const char *orc_tensor_type_name(enum orc_type t);
 
@@ -233,8 +238,8 @@ struct orc_backend_ops {
 	 * candidate order (sampler.h, stage 3), so that a sampler with top-k
 	 * needs only these: out_logit[r] and out_id[r] for row r; out_id[r][0]
 	 * is -1 where orc_sampler_greedy() would refuse the row. x: F32
-	 * [n, ne0]; out_logit: F32 [n, K]; out_id: I32 [n, K]; 1 <= K <=
-	 * min(ne0, ORC_SAMPLE_TOPK_MAX). */
+	 * [n, ne0]; out_logit: F32 [n, K]; out_id: I32 [n, K], both packed;
+	 * 1 <= K <= min(ne0, ORC_SAMPLE_TOPK_MAX) (orc_topk_check_k). */
 	void (*topk)(struct orc_backend *be, const struct orc_tensor *x,
 		     const struct orc_tensor *out_logit, const struct orc_tensor *out_id);
 };

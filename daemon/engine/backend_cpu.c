@@ -277,17 +277,12 @@ static void cpu_topk(struct orc_backend *be, const struct orc_tensor *x, const s
 		     const struct orc_tensor *out_id)
 {
 	struct rows_job j = { .c = cpu_ctx(be), .row = topk_row, .a = x, .out = out_logit, .out2 = out_id };
-	const uint32_t K = out_logit ? out_logit->ne0 : 0;
 
 	if (!cpu_check(j.c, "topk", "x", x, ORC_TYPE_F32, 0, 0) ||
 	    !cpu_check(j.c, "topk", "out_logit", out_logit, ORC_TYPE_F32, 0, x->ne1) ||
-	    !cpu_check(j.c, "topk", "out_id", out_id, ORC_TYPE_I32, K, x->ne1))
+	    !cpu_check(j.c, "topk", "out_id", out_id, ORC_TYPE_I32, out_logit->ne0, x->ne1) ||
+	    orc_topk_check_k(x, out_logit, out_id, &j.c->err) != 0)
 		return;
-	if (K < 1 || K > x->ne0 || K > ORC_SAMPLE_TOPK_MAX) {
-		(void)cpu_fail(j.c, -EINVAL, "topk: K = %u for rows of %u (at most %d)", K, x->ne0,
-			       ORC_SAMPLE_TOPK_MAX);
-		return;
-	}
 	j.n_rows = x->ne1;
 	run_rows(&j, x->ne0);
 }

@@ -150,13 +150,9 @@ void cu_run_topk(struct cu_ctx *c, const struct cu_rec *r)
 
 	if (!cu_check(c, "topk", "x", x, ORC_TYPE_F32, 0, 0) ||
 	    !cu_check(c, "topk", "out_logit", ol, ORC_TYPE_F32, 0, x->ne1) ||
-	    !cu_check(c, "topk", "out_id", oi, ORC_TYPE_I32, K, x->ne1))
+	    !cu_check(c, "topk", "out_id", oi, ORC_TYPE_I32, K, x->ne1) ||
+	    orc_topk_check_k(x, ol, oi, &c->err) != 0)
 		return;
-	if (K < 1 || K > x->ne0 || K > ORC_SAMPLE_TOPK_MAX || cu_ld(ol) != (int64_t)K || cu_ld(oi) != (int64_t)K) {
-		(void)cu_fail(c, -EINVAL, "topk: K = %u for rows of %u (at most %d, rows packed)", K, x->ne0,
-			ORC_SAMPLE_TOPK_MAX);
-		return;
-	}
 	cu_launch(c, orc_k_topk(cu_ptr(x), (int)cu_ld(x), (int)x->ne0, (int)x->ne1, (int)K, cu_ptr(ol),
 				cu_ptr(oi), c->stream), "topk");
 }

@@ -35,3 +35,15 @@ int orc_tensor_check_layout(const struct orc_tensor *t, uint64_t buf_size, const
 		return orc_err_set(err, -EINVAL, "%s: %s is not 4-byte aligned", op, what);
 	return 0;
 }
+
+int orc_topk_check_k(const struct orc_tensor *x, const struct orc_tensor *out_logit,
+		     const struct orc_tensor *out_id, struct orc_err *err)
+{
+	const uint32_t K = out_logit->ne0;
+
+	if (K < 1 || K > x->ne0 || K > ORC_SAMPLE_TOPK_MAX || out_logit->nb1 != (uint64_t)K * 4 ||
+	    out_id->nb1 != (uint64_t)K * 4)
+		return orc_err_set(err, -EINVAL, "topk: K = %u for rows of %u (at most %d, rows packed)", K,
+				   x->ne0, ORC_SAMPLE_TOPK_MAX);
+	return 0;
+}
