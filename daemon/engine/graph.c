@@ -23,10 +23,17 @@ struct pass_views {
 	struct orc_tensor ids, pos, slots, tok_seq, table;
 };
 
+/* rows of ne0 packed 4-byte elements (I32 or F32) at byte off of the I/O buffer */
+static struct orc_tensor io_view(const struct orc_graph *g, uint64_t off, enum orc_type type, uint32_t ne0,
+				 uint32_t rows)
+{
+	return (struct orc_tensor){ .buf = g->iobuf, .offset = off, .type = type,
+				    .ne0 = ne0, .ne1 = rows, .nb1 = (uint64_t)ne0 * 4 };
+}
+
 static struct orc_tensor io_i32(const struct orc_graph *g, uint64_t off, uint32_t ne0, uint32_t rows)
 {
-	return (struct orc_tensor){ .buf = g->iobuf, .offset = off, .type = ORC_TYPE_I32,
-				    .ne0 = ne0, .ne1 = rows, .nb1 = (uint64_t)ne0 * 4 };
+	return io_view(g, off, ORC_TYPE_I32, ne0, rows);
 }
 
 static void make_views(const struct orc_graph *g, uint32_t n_tok, uint32_t n_seq,
@@ -159,8 +166,7 @@ static void forward_output(const struct orc_graph *g, const struct pass_views *v
 	}
 	if (top) {
 		const uint32_t K = ORC_SAMPLE_TOPK_MAX;
-		const struct orc_tensor tl = { .buf = g->iobuf, .offset = g->io.off_top_logit, .type = ORC_TYPE_F32,
-					       .ne0 = K, .ne1 = n, .nb1 = (uint64_t)K * 4 };
+		const struct orc_tensor tl = io_view(g, g->io.off_top_logit, ORC_TYPE_F32, K, n);
 		const struct orc_tensor ti = io_i32(g, g->io.off_top_id, K, n);
 		be->ops->topk(be, &logits, &tl, &ti);
 	}
