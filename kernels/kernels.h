@@ -160,11 +160,15 @@ struct orc_k_gemv {
 /* Scratch a product of ncols columns of K of weight type wtype can use (see
  * orc_k_gemv.ws); 0 when it uses none. */
 size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
-/* For benchmarks: 0 keeps every tensor-core decode product on one block per
- * unit of 16 rows; 1 (the default) spreads a unit's K over a cluster of
- * blocks where that pays (sm_90 and later). The results are the same bits
- * either way. Not for use while products run. */
-void orc_k_mm_set_split(int mode);
+/* Kernels the tensor-core decode products may use besides the one-block
+ * ones, where each pays: ORC_K_MM_SPLIT spreads a unit's K over a cluster
+ * of blocks (sm_90 and later), ORC_K_MM_STREAM streams F16 weights through
+ * shared memory (sm_80 and later). Both by default; 0 keeps every product
+ * on one block per unit of 16 rows. The results are the same bits either
+ * way. For tests and benchmarks; not for use while products run. */
+#define ORC_K_MM_SPLIT 1u
+#define ORC_K_MM_STREAM 2u
+void orc_k_mm_set_kernels(unsigned mask);
 /* Each output element is reduced in one fixed order that depends on K and
  * the weight type only: never on ncols, N or the launch. */
 cudaError_t orc_k_gemv(const struct orc_k_gemv *a, cudaStream_t stream);

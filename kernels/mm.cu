@@ -270,6 +270,26 @@ __device__ __forceinline__ void mm_slice_load(const mm_p &p, const mm_rows<MT> &
 		mm_ld_tile<T, MT>(p, rw, c0 + q, t, ws.w[q], ws.d[q]);
 }
 
+/* The B fragment of chunk c for token col (lane group t), as hi and lo F16
+ * pairs: from the prepared x when there is one, else from x (normalized
+ * with scale); zeros for col -1. */
+__device__ __forceinline__ void mm_ldb(const mm_p &p, int col, float scale, int c, int t, uint32_t (&hi)[4],
+				       uint32_t (&lo)[4])
+{
+	if (col >= 0 && p.xp) {
+		const uint4 *b = p.xp + (((int64_t)col * p.n_ch + c) * 4 + t) * 2;
+		const uint4 h4 = __ldg(b), l4 = __ldg(b + 1);
+		hi[0] = h4.x, hi[1] = h4.y, hi[2] = h4.z, hi[3] = h4.w;
+		lo[0] = l4.x, lo[1] = l4.y, lo[2] = l4.z, lo[3] = l4.w;
+	} else if (col >= 0) {
+		mm_ldx(p, col, c * MM_CH + 8 * t, scale, hi, lo);
+	} else {
+#pragma unroll
+		for (int e = 0; e < 4; e++)
+			hi[e] = lo[e] = 0;
+	}
+}
+
 /* Slice sl of a warp's tile from its loaded weights: acc = sum over its
  * chunks (from zero). cols[j]: the token of this lane's B rows in n-tile j,
  * or -1; scale[j] its norm. */
@@ -287,15 +307,8 @@ __device__ __forceinline__ void mm_slice(const mm_p &p, const mm_wslice<T, MT> &
 			break;
 #pragma unroll
 		for (int j = 0; j < NT; j++) {
-			uint32_t hi[4] = {0, 0, 0, 0}, lo[4] = {0, 0, 0, 0};
-			if (cols[j] >= 0 && p.xp) {
-				const uint4 *b = p.xp + (((int64_t)cols[j] * p.n_ch + c) * 4 + t) * 2;
-				const uint4 h4 = __ldg(b), l4 = __ldg(b + 1);
-				hi[0] = h4.x, hi[1] = h4.y, hi[2] = h4.z, hi[3] = h4.w;
-				lo[0] = l4.x, lo[1] = l4.y, lo[2] = l4.z, lo[3] = l4.w;
-			} else if (cols[j] >= 0) {
-				mm_ldx(p, cols[j], c * MM_CH + 8 * t, scale[j], hi, lo);
-			}
+			uint32_t hi[4], lo[4];
+			mm_ldb(p, cols[j], scale[j], c, t, hi, lo);
 #pragma unroll
 			for (int i = 0; i < MT; i++)
 				mm_acc_chunk<T>(acc[i][j], ws.w[q][i][0], ws.w[q][i][1], ws.d[q][i][0], ws.d[q][i][1],
@@ -566,6 +579,180 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 		rw = rw_next;
 		wsl = w_next;
 	}
+}
+
+/* ---- F16 decode with the weights streamed through shared memory ----
+ * Products of F16 weights with at least as many units (times column groups)
+ * as the device has multiprocessors: a block of MM_ST_WARPS warps takes
+ * items (unit, column group) b, b + gridDim.x, ... (the grid holds as many
+ * blocks as fit at once), and each item in rounds of MM_ST_WARPS slices,
+ * folded in order by warp 0 as above. Each lane copies the weight bytes it
+ * will itself use (those mm_ldw reads) with cp.async into a ring of S
+ * slice slots of its warp, S - 1 rounds ahead, across items: no register
+ * holds weights in flight, and no barrier guards the ring, since a lane
+ * reads only what it copied. So the loads of the next items overlap this
+ * one's products and fold, and the bits are those of the other kernels. */
+#define MM_ST_WARPS 4
+
+template <int MT, int NT>
+struct mm_st_dim {
+	static constexpr int stages = MT == 1 ? (NT == 1 ? 4 : 3) : (NT == 1 ? 3 : 2);
+	static constexpr int slot = MM_SLICE_CH * MT * 2 * 32;     /* uint4 per warp slot */
+	static constexpr size_t ring_bytes = (size_t)MM_ST_WARPS * stages * slot * sizeof(uint4);
+};
+
+/* cp.async of 16 bytes to shared memory, bypassing L1; zeros when !valid
+ * (src must still be a global address). */
+__device__ __forceinline__ void mm_cp16(uint4 *dst, const void *src, bool valid)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+	const uint32_t d = (uint32_t)__cvta_generic_to_shared(dst);
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src), "r"(valid ? 16 : 0)
+		     : "memory");
+#else
+	*dst = valid ? *(const uint4 *)src : make_uint4(0, 0, 0, 0);
+#endif
+}
+
+__device__ __forceinline__ void mm_cp_commit(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+	asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+/* Wait until at most N of this thread's cp.async groups are pending. */
+template <int N>
+__device__ __forceinline__ void mm_cp_wait(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+	asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+
+/* A warp's place in the (item, round) sequence of a k_mm_stream block. */
+struct mm_st_pos {
+	int item, r;
+};
+
+__device__ __forceinline__ void mm_st_next(const mm_p &p, mm_st_pos &at, int n_items)
+{
+	if (at.item >= n_items)
+		return;
+	at.r += MM_ST_WARPS;
+	if (at.r >= p.n_sl) {
+		at.r = 0;
+		at.item += (int)gridDim.x;
+	}
+}
+
+/* Copy slice at.r + warp of item at.item's weights (if any) into slot,
+ * then close the round's cp.async group (an empty one past the end, so
+ * that every lane counts its groups alike). */
+template <int MT>
+__device__ __forceinline__ void mm_st_issue(const mm_p &p, const mm_st_pos &at, int n_items, uint4 *slot)
+{
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+	const int sl = at.r + warp;
+	if (at.item < n_items && sl < p.n_sl) {
+		int u = at.item / p.n_groups;
+		const mm_seg &sg = mm_find(p, u);
+		mm_rows<MT> rw;
+		mm_tile_rows<MT>(p, sg, u, g, rw);
+#pragma unroll
+		for (int q = 0; q < MM_SLICE_CH; q++) {
+			const int c = sl * MM_SLICE_CH + q;
+#pragma unroll
+			for (int i = 0; i < MT; i++)
+#pragma unroll
+				for (int h = 0; h < 2; h++) {
+					const bool ok = c < p.n_ch && rw.r[i][h];
+					mm_cp16(slot + ((q * MT + i) * 2 + h) * 32 + lane,
+						ok ? rw.r[i][h] + (int64_t)c * 64 + 16 * t : sg.w, ok);
+				}
+		}
+	}
+	mm_cp_commit();
+}
+
+/* mm_slice for F16 weights copied into a ring slot by mm_st_issue. */
+template <int MT, int NT>
+__device__ __forceinline__ void mm_slice_st(const mm_p &p, const uint4 *slot, const int (&cols)[NT],
+					    const float (&scale)[NT], int sl, float (&acc)[MT][NT][4])
+{
+	const int lane = threadIdx.x & 31, t = lane & 3, c0 = sl * MM_SLICE_CH;
+
+	mm_zero<MT, NT>(acc);
+#pragma unroll
+	for (int q = 0; q < MM_SLICE_CH; q++) {
+		const int c = c0 + q;
+		if (c >= p.n_ch)
+			break;
+		uint32_t w[MT][2][4];
+#pragma unroll
+		for (int i = 0; i < MT; i++)
+#pragma unroll
+			for (int h = 0; h < 2; h++) {
+				const uint4 v = slot[((q * MT + i) * 2 + h) * 32 + lane];
+				w[i][h][0] = v.x, w[i][h][1] = v.y, w[i][h][2] = v.z, w[i][h][3] = v.w;
+			}
+#pragma unroll
+		for (int j = 0; j < NT; j++) {
+			uint32_t hi[4], lo[4];
+			mm_ldb(p, cols[j], scale[j], c, t, hi, lo);
+#pragma unroll
+			for (int i = 0; i < MT; i++)
+				mm_acc_chunk<ORC_KT_F16>(acc[i][j], w[i][0], w[i][1], 1.0f, 1.0f, hi, lo);
+		}
+	}
+}
+
+/* With a norm to apply (norm_w), the launcher gives one column group. */
+template <int MT, int NT>
+__global__ void __launch_bounds__(MM_ST_WARPS * 32) k_mm_stream(mm_p p)
+{
+	constexpr int S = mm_st_dim<MT, NT>::stages, SLOT = mm_st_dim<MT, NT>::slot;
+	extern __shared__ uint4 mm_ring[];
+	__shared__ float red[32];
+	__shared__ float sc[8 * NT];
+	__shared__ float part[MM_ST_WARPS][MT][NT][4][32];
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+	const int n_items = p.n_units * p.n_groups;
+	uint4 *ring = mm_ring + (size_t)warp * S * SLOT;
+
+	/* the first S - 1 rounds' weights are on their way while the norm is
+	 * computed */
+	mm_st_pos ld = {(int)blockIdx.x, 0};
+	int n_ld = 0;
+	for (int k = 0; k < S - 1; k++, n_ld++) {
+		mm_st_issue<MT>(p, ld, n_items, ring + (n_ld % S) * SLOT);
+		mm_st_next(p, ld, n_items);
+	}
+	k_dep_wait();
+	mm_scales(p, 0, 8 * NT, sc, red);
+	int n_use = 0;
+	for (int item = (int)blockIdx.x; item < n_items; item += (int)gridDim.x) {
+		int unit = item / p.n_groups;
+		const int col0 = (item % p.n_groups) * 8 * NT;
+		const mm_seg &sg = mm_find(p, unit);
+		int cols[NT];
+		float scale[NT];
+		mm_cols<NT>(p, col0, g, sc, cols, scale);
+		float total[MT][NT][4], acc[MT][NT][4] = {};
+		for (int r = 0; r < p.n_sl; r += MM_ST_WARPS, n_use++, n_ld++) {
+			/* the slot refilled is the one the previous round read */
+			mm_st_issue<MT>(p, ld, n_items, ring + (n_ld % S) * SLOT);
+			mm_st_next(p, ld, n_items);
+			mm_cp_wait<S - 1>();
+			if (r + warp < p.n_sl)
+				mm_slice_st<MT, NT>(p, ring + (n_use % S) * SLOT, cols, scale, r + warp, acc);
+			mm_round_fold<MT, NT, MM_ST_WARPS>(p, part, r, acc, total);
+			__syncthreads();
+		}
+		if (warp == 0)
+			mm_store<MT, NT>(p, sg, unit, col0, total);
+	}
+	mm_cp_wait<0>();
 }
 
 /* ---- decode with a unit's slices over a cluster (sm_90 and later) ----
@@ -854,30 +1041,76 @@ static void mm_dec1_launch(const mm_p &p, cudaStream_t s)
 	k_launch(k_mm_dec1<T, MT, WARPS>, (unsigned)grid, WARPS * 32, 0, s, p);
 }
 
-/* The device's multiprocessors and whether it launches clusters (compute
- * capability 9 or later), asked once; 0 if unknown. */
-static std::atomic<int> mm_sms{-1};
-
-static int mm_cluster_sms(void)
+/* Blocks of k_mm_stream<MT, NT> that the device holds at once, asked once
+ * (after allowing the kernel its ring of shared memory); 0 if unknown. */
+template <int MT, int NT>
+static int mm_stream_resident(void)
 {
-	int v = mm_sms.load(std::memory_order_relaxed);
+	static std::atomic<int> cached{-1};
+	int v = cached.load(std::memory_order_relaxed);
 	if (v < 0) {
-		int dev = 0, sms = 0, major = 0;
+		int dev = 0, sms = 0, per_sm = 0;
+		const int ring = (int)mm_st_dim<MT, NT>::ring_bytes;
 		v = cudaGetDevice(&dev) == cudaSuccess &&
 		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
-		    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-		    major >= 9 ? sms : 0;
-		mm_sms.store(v, std::memory_order_relaxed);
+		    cudaFuncSetAttribute(k_mm_stream<MT, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize, ring) ==
+			    cudaSuccess &&
+		    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mm_stream<MT, NT>, MM_ST_WARPS * 32,
+								  ring) == cudaSuccess
+			? sms * per_sm : 0;
+		cached.store(v, std::memory_order_relaxed);
 	}
 	return v;
 }
 
-/* 0: never k_mm_split; 1: where it pays (the default). */
-static std::atomic<int> mm_split_mode{1};
-
-extern "C" void orc_k_mm_set_split(int mode)
+template <int MT, int NT>
+static bool mm_stream_go(const mm_p &p, cudaStream_t s)
 {
-	mm_split_mode.store(mode ? 1 : 0, std::memory_order_relaxed);
+	const int resident = mm_stream_resident<MT, NT>(), items = p.n_units * p.n_groups;
+	if (resident <= 0)
+		return false;
+	k_launch(k_mm_stream<MT, NT>, (unsigned)(items < resident ? items : resident), MM_ST_WARPS * 32,
+		 mm_st_dim<MT, NT>::ring_bytes, s, p);
+	return true;
+}
+
+/* The device's multiprocessors, asked once; 0 if unknown. */
+static int mm_device_sms(void)
+{
+	static std::atomic<int> cached{-1};
+	int v = cached.load(std::memory_order_relaxed);
+	if (v < 0) {
+		int dev = 0, sms = 0;
+		v = cudaGetDevice(&dev) == cudaSuccess &&
+		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess ? sms : 0;
+		cached.store(v, std::memory_order_relaxed);
+	}
+	return v;
+}
+
+/* The device's multiprocessors if it launches clusters (compute capability
+ * 9 or later), asked once; 0 if not or unknown. */
+static int mm_cluster_sms(void)
+{
+	static std::atomic<int> cached{-1};
+	int v = cached.load(std::memory_order_relaxed);
+	if (v < 0) {
+		int dev = 0, major = 0;
+		v = cudaGetDevice(&dev) == cudaSuccess &&
+		    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+		    major >= 9 ? mm_device_sms() : 0;
+		cached.store(v, std::memory_order_relaxed);
+	}
+	return v;
+}
+
+/* Which of k_mm_split and k_mm_stream the launcher may use (ORC_K_MM_*;
+ * both by default, each where it pays). */
+static std::atomic<unsigned> mm_kernels{ORC_K_MM_SPLIT | ORC_K_MM_STREAM};
+
+extern "C" void orc_k_mm_set_kernels(unsigned mask)
+{
+	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM), std::memory_order_relaxed);
 }
 
 /* Clusters of C blocks of k_mm_split<T, MT, NT, WARPS> that the device
@@ -928,7 +1161,8 @@ template <int T, int MT>
 static bool mm_split_launch(const mm_p &p, int nt, cudaStream_t s)
 {
 	const int sms = mm_cluster_sms();
-	if (sms == 0 || mm_split_mode.load(std::memory_order_relaxed) == 0 || p.n_units * p.n_groups >= sms ||
+	if (sms == 0 || !(mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_SPLIT) ||
+	    p.n_units * p.n_groups >= sms ||
 	    (nt == 1 && T == ORC_KT_F16))
 		return false;
 	const int c8 = (p.n_sl + 7) / 8, c4 = (p.n_sl + 3) / 4;
@@ -951,6 +1185,23 @@ static bool mm_split_launch(const mm_p &p, int nt, cudaStream_t s)
 	return false;
 }
 
+/* A product on k_mm_stream, where that pays: F16 weights with at least
+ * as many units (times column groups) as the device has multiprocessors,
+ * so that every one streams (fewer go to the clusters, or to the one-block
+ * kernels' wider blocks), and one column group when a norm is still to be
+ * applied. False: use another kernel. */
+template <int T, int MT>
+static bool mm_stream_launch(const mm_p &p, int nt, cudaStream_t s)
+{
+	if (T != ORC_KT_F16 || !(mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_STREAM) ||
+	    (p.norm_w && p.n_groups > 1))
+		return false;
+	const int sms = mm_device_sms();
+	if (sms == 0 || p.n_units * p.n_groups < sms)
+		return false;
+	return nt == 1 ? mm_stream_go<MT, 1>(p, s) : nt == 2 ? mm_stream_go<MT, 2>(p, s) : mm_stream_go<MT, 4>(p, s);
+}
+
 template <int T, int MT>
 static void mm_launch_t(mm_p &p, cudaStream_t s)
 {
@@ -968,7 +1219,7 @@ static void mm_launch_t(mm_p &p, cudaStream_t s)
 		p.norm_w = NULL;     /* applied by the preparation */
 	}
 	p.n_groups = (p.ncols + 8 * nt - 1) / (8 * nt);
-	if (mm_split_launch<T, MT>(p, nt, s))
+	if (mm_split_launch<T, MT>(p, nt, s) || mm_stream_launch<T, MT>(p, nt, s))
 		return;
 	const unsigned grid = (unsigned)p.n_units * (unsigned)p.n_groups;
 	if (nt == 1) {

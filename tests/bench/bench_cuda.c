@@ -2,7 +2,9 @@
  * time to first token for a 10-token prompt, decode tokens/s for one
  * sequence and aggregate decode tokens/s for B sequences at once (greedy:
  * the engine's argmax on the device, as orcd does for greedy requests; with
- * -L, every logit to the host and the argmax there). With -r it
+ * -L, every logit to the host and the argmax there), with the decode
+ * product kernels that -k allows (orc_k_mm_set_kernels' mask; 3, all, by
+ * default). With -r it
  * instead compares the model's logits and greedy tokens with a
  * tools/hf_reference.py JSON. A benchmark and a tool, not a test: it prints. */
 #include "config.h"
@@ -17,6 +19,7 @@
 
 #include "engine.h"
 #include "jsonr.h"
+#include "kernels.h"
 #include "sampler.h"
 
 static double now_s(void)
@@ -231,8 +234,10 @@ int main(int argc, char **argv)
 	bool decode_only = false;
 	int c, rc;
 
-	while ((c = getopt(argc, argv, "n:b:r:t:c:s:dL")) != -1) {
-		if (c == 'd')
+	while ((c = getopt(argc, argv, "n:b:r:t:c:s:k:dL")) != -1) {
+		if (c == 'k' && optarg[0] >= '0' && optarg[0] <= '3' && optarg[1] == '\0')
+			orc_k_mm_set_kernels((unsigned)(optarg[0] - '0'));
+		else if (c == 'd')
 			decode_only = true;
 		else if (c == 'L')
 			host_logits = true;
@@ -269,7 +274,8 @@ int main(int argc, char **argv)
 	orc_model_free(m);
 	return rc;
 usage:
-	fprintf(stderr, "usage: bench_cuda [-d] [-L] [-c N_CTX] [-s N_SEQ] [-n DECODE_STEPS] [-b BATCH<=64] MODEL.gguf\n"
+	fprintf(stderr, "usage: bench_cuda [-d] [-L] [-k KERNEL_MASK] [-c N_CTX] [-s N_SEQ] [-n DECODE_STEPS] [-b BATCH<=64]"
+			" MODEL.gguf\n"
 			"       bench_cuda -r REF.json [-t TOLERANCE] MODEL.gguf\n");
 	return 2;
 }

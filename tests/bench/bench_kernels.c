@@ -6,8 +6,10 @@
  * replays of a CUDA graph of 40 back-to-back launches that cycle through
  * enough weight copies (at least 256 MiB) that nothing is served from L2:
  * microseconds a launch, launch gaps included, as a decode step sees them,
- * and the weight bytes over that time, with the clustered split-K decode
- * kernels off (-s 0) or as the launcher picks them (-s 1, the default).
+ * and the weight bytes over that time, with the decode kernels that -k
+ * allows besides the one-block ones (a mask of ORC_K_MM_SPLIT = 1 and
+ * ORC_K_MM_STREAM = 2; 3, both, is the default) where the launcher picks
+ * them.
  * A benchmark, not a test: it prints. */
 #include "config.h"
 
@@ -186,15 +188,15 @@ int main(int argc, char **argv)
 	const struct shape *sh = qwen;
 	int c;
 
-	int split = 1;
+	unsigned mask = ORC_K_MM_SPLIT | ORC_K_MM_STREAM;
 
-	while ((c = getopt(argc, argv, "p:s:")) != -1) {
+	while ((c = getopt(argc, argv, "p:k:")) != -1) {
 		if (c == 'p' && strcmp(optarg, "phi3") == 0)
 			sh = phi3;
-		else if (c == 's' && (strcmp(optarg, "0") == 0 || strcmp(optarg, "1") == 0))
-			split = optarg[0] - '0';
+		else if (c == 'k' && optarg[0] >= '0' && optarg[0] <= '3' && optarg[1] == '\0')
+			mask = (unsigned)(optarg[0] - '0');
 		else if (!(c == 'p' && strcmp(optarg, "qwen") == 0)) {
-			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-s 0|1]\n");
+			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-k 0|1|2|3]\n");
 			return 2;
 		}
 	}
@@ -204,7 +206,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	die_cuda(orc_k_init(), "init");
-	orc_k_mm_set_split(split);
+	orc_k_mm_set_kernels(mask);
 	ct_seed(1);
 	printf("%-8s %-5s %5s %10s %9s\n", "product", "type", "cols", "us/launch", "GB/s");
 	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++)

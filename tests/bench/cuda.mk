@@ -7,7 +7,7 @@
 if HAVE_CUDA
 noinst_PROGRAMS += tests/bench/bench_cuda
 tests_bench_bench_cuda_SOURCES = tests/bench/bench_cuda.c tests/jsonr.c tests/jsonr.h
-tests_bench_bench_cuda_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tests
+tests_bench_bench_cuda_CFLAGS = $(AM_CFLAGS) $(CUDA_CFLAGS) -I$(top_srcdir)/tests -I$(top_srcdir)/kernels
 tests_bench_bench_cuda_LDADD = $(ENGINE_LIBS) common/libcommon.la $(ENGINE_EXTRA_LIBS) -lm
 
 noinst_PROGRAMS += tests/bench/bench_kernels
