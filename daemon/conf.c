@@ -410,6 +410,11 @@ int orc_conf_set(struct orc_conf *c, const char *key, const char *v, struct orc_
 			r = -ERANGE;
 	} else if (strcmp(key, "prefix_cache") == 0)
 		r = parse_bool(v, &c->prefix_cache);
+	else if (strcmp(key, "kv_cache_type") == 0) {
+		r = strcmp(v, "f16") == 0 || strcmp(v, "f32") == 0 ? 0 : -EINVAL;
+		if (r == 0)
+			c->kv_f16 = strcmp(v, "f16") == 0;
+	}
 	else if (strcmp(key, "log_level") == 0)
 		r = set_log_level(c, v);
 	else

@@ -44,6 +44,7 @@ struct orc_conf {
 	uint32_t max_sequences;     /* sequences decoding at once, per model */
 	uint32_t prefill_chunk;     /* prompt tokens per sequence per step */
 	bool prefix_cache;          /* reuse cached KV blocks of common prompt prefixes */
+	bool kv_f16;                /* kv_cache_type = f16: KV cache rows in F16 (CUDA) */
 
 	uid_t *allowed_uids;        /* empty lists: everyone may connect */
 	size_t n_allowed_uids;

@@ -277,7 +277,7 @@ void orc_reg_read_info(struct orc_registry *r, struct orc_reg_model *e)
 		e->n_ctx = e->hp.n_ctx_train;
 	/* Weights, the KV cache of every sequence, and the logits rows of a
 	 * full batch; replaced by the engine's own count after a load. */
-	kv_elem = c->backend == ORC_BACKEND_CUDA ? 2 : 4;
+	kv_elem = c->kv_f16 ? 2 : 4;
 	e->mem_est = desc->weight_bytes +
 		     orc_model_kv_bytes(desc, e->n_ctx, kv_elem) * c->max_sequences +
 		     (uint64_t)c->max_sequences * e->hp.n_vocab * sizeof(float);

@@ -225,6 +225,7 @@ static void start_load(struct orc_registry *r, struct orc_reg_model *e)
 	o.n_threads = c->threads;
 	o.n_ctx = e->n_ctx;
 	o.n_seq_max = c->max_sequences;
+	o.kv_f16 = c->kv_f16;
 	e->want_room = false;
 	if (orc_loader_load(r->srv->loader, e, e->path, &o) < 0) {
 		fail_waiting(r, e, OCC_INTERNAL, "out of memory queueing the load");

@@ -160,14 +160,19 @@ struct orc_k_gemv {
 /* Scratch a product of ncols columns of K of weight type wtype can use (see
  * orc_k_gemv.ws); 0 when it uses none. */
 size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
-/* Kernels the tensor-core decode products may use besides the one-block
- * ones, where each pays: ORC_K_MM_SPLIT spreads a unit's K over a cluster
- * of blocks (sm_90 and later), ORC_K_MM_STREAM streams F16 weights through
- * shared memory (sm_80 and later). Both by default; 0 keeps every product
- * on one block per unit of 16 rows. The results are the same bits either
- * way. For tests and benchmarks; not for use while products run. */
+/* What the tensor-core decode products may use besides the one-block
+ * kernels, each where it pays: ORC_K_MM_SPLIT spreads a unit's K over a
+ * cluster of blocks (sm_90 and later), ORC_K_MM_STREAM streams F16 weights
+ * of products without SwiGLU through shared memory (sm_80 and later), and
+ * ORC_K_MM_PREP prepares x in scratch (orc_k_gemv.ws) once for products of
+ * 9 or more columns without a norm too (with one, always). 0 keeps every
+ * product on one block per unit of 16 rows, preparing x only for a norm.
+ * The results are the same bits either way. For tests and benchmarks; not
+ * for use while products run. */
 #define ORC_K_MM_SPLIT 1u
 #define ORC_K_MM_STREAM 2u
+#define ORC_K_MM_PREP 4u      /* prepare x in scratch also without a norm */
+#define ORC_K_MM_DEFAULT (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP)
 void orc_k_mm_set_kernels(unsigned mask);
 /* Each output element is reduced in one fixed order that depends on K and
  * the weight type only: never on ncols, N or the launch. */

@@ -27,7 +27,9 @@
  * block takes one unit, and x is first prepared once (k_mm_prep) when the
  * caller lends scratch; products with fewer units than the device has
  * multiprocessors spread each unit's slices over a cluster of blocks
- * instead (k_mm_split). Beyond, the prefill kernel runs all slices of a
+ * instead (k_mm_split), and F16 products (without SwiGLU) with at least as
+ * many stream their weights through shared memory with cp.async, several
+ * rounds ahead (k_mm_stream). Beyond, the prefill kernel runs all slices of a
  * tile in one warp, its activations staged in shared memory. All fold
  * alike. */
 #include <atomic>
@@ -583,22 +585,21 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 
 /* ---- F16 decode with the weights streamed through shared memory ----
  * Products of F16 weights with at least as many units (times column groups)
- * as the device has multiprocessors: a block of MM_ST_WARPS warps takes
+ * as the device has multiprocessors: a block of mm_st_dim::warps warps takes
  * items (unit, column group) b, b + gridDim.x, ... (the grid holds as many
- * blocks as fit at once), and each item in rounds of MM_ST_WARPS slices,
+ * blocks as fit at once), and each item in rounds of that many slices,
  * folded in order by warp 0 as above. Each lane copies the weight bytes it
  * will itself use (those mm_ldw reads) with cp.async into a ring of S
  * slice slots of its warp, S - 1 rounds ahead, across items: no register
  * holds weights in flight, and no barrier guards the ring, since a lane
  * reads only what it copied. So the loads of the next items overlap this
  * one's products and fold, and the bits are those of the other kernels. */
-#define MM_ST_WARPS 4
-
 template <int MT, int NT>
 struct mm_st_dim {
-	static constexpr int stages = MT == 1 ? (NT == 1 ? 4 : 3) : (NT == 1 ? 3 : 2);
+	static constexpr int warps = 8;
+	static constexpr int stages = 2;
 	static constexpr int slot = MM_SLICE_CH * MT * 2 * 32;     /* uint4 per warp slot */
-	static constexpr size_t ring_bytes = (size_t)MM_ST_WARPS * stages * slot * sizeof(uint4);
+	static constexpr size_t ring_bytes = (size_t)warps * stages * slot * sizeof(uint4);
 };
 
 /* cp.async of 16 bytes to shared memory, bypassing L1; zeros when !valid
@@ -635,11 +636,12 @@ struct mm_st_pos {
 	int item, r;
 };
 
+template <int WARPS>
 __device__ __forceinline__ void mm_st_next(const mm_p &p, mm_st_pos &at, int n_items)
 {
 	if (at.item >= n_items)
 		return;
-	at.r += MM_ST_WARPS;
+	at.r += WARPS;
 	if (at.r >= p.n_sl) {
 		at.r = 0;
 		at.item += (int)gridDim.x;
@@ -709,13 +711,14 @@ __device__ __forceinline__ void mm_slice_st(const mm_p &p, const uint4 *slot, co
 
 /* With a norm to apply (norm_w), the launcher gives one column group. */
 template <int MT, int NT>
-__global__ void __launch_bounds__(MM_ST_WARPS * 32) k_mm_stream(mm_p p)
+__global__ void __launch_bounds__(mm_st_dim<MT, NT>::warps * 32) k_mm_stream(mm_p p)
 {
 	constexpr int S = mm_st_dim<MT, NT>::stages, SLOT = mm_st_dim<MT, NT>::slot;
+	constexpr int WARPS = mm_st_dim<MT, NT>::warps;
 	extern __shared__ uint4 mm_ring[];
 	__shared__ float red[32];
 	__shared__ float sc[8 * NT];
-	__shared__ float part[MM_ST_WARPS][MT][NT][4][32];
+	__shared__ float part[WARPS][MT][NT][4][32];
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
 	const int n_items = p.n_units * p.n_groups;
 	uint4 *ring = mm_ring + (size_t)warp * S * SLOT;
@@ -726,7 +729,7 @@ __global__ void __launch_bounds__(MM_ST_WARPS * 32) k_mm_stream(mm_p p)
 	int n_ld = 0;
 	for (int k = 0; k < S - 1; k++, n_ld++) {
 		mm_st_issue<MT>(p, ld, n_items, ring + (n_ld % S) * SLOT);
-		mm_st_next(p, ld, n_items);
+		mm_st_next<WARPS>(p, ld, n_items);
 	}
 	k_dep_wait();
 	mm_scales(p, 0, 8 * NT, sc, red);
@@ -739,14 +742,14 @@ __global__ void __launch_bounds__(MM_ST_WARPS * 32) k_mm_stream(mm_p p)
 		float scale[NT];
 		mm_cols<NT>(p, col0, g, sc, cols, scale);
 		float total[MT][NT][4], acc[MT][NT][4] = {};
-		for (int r = 0; r < p.n_sl; r += MM_ST_WARPS, n_use++, n_ld++) {
+		for (int r = 0; r < p.n_sl; r += WARPS, n_use++, n_ld++) {
 			/* the slot refilled is the one the previous round read */
 			mm_st_issue<MT>(p, ld, n_items, ring + (n_ld % S) * SLOT);
-			mm_st_next(p, ld, n_items);
+			mm_st_next<WARPS>(p, ld, n_items);
 			mm_cp_wait<S - 1>();
 			if (r + warp < p.n_sl)
 				mm_slice_st<MT, NT>(p, ring + (n_use % S) * SLOT, cols, scale, r + warp, acc);
-			mm_round_fold<MT, NT, MM_ST_WARPS>(p, part, r, acc, total);
+			mm_round_fold<MT, NT, WARPS>(p, part, r, acc, total);
 			__syncthreads();
 		}
 		if (warp == 0)
@@ -1055,7 +1058,8 @@ static int mm_stream_resident(void)
 		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
 		    cudaFuncSetAttribute(k_mm_stream<MT, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize, ring) ==
 			    cudaSuccess &&
-		    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mm_stream<MT, NT>, MM_ST_WARPS * 32,
+		    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mm_stream<MT, NT>,
+								  mm_st_dim<MT, NT>::warps * 32,
 								  ring) == cudaSuccess
 			? sms * per_sm : 0;
 		cached.store(v, std::memory_order_relaxed);
@@ -1069,7 +1073,8 @@ static bool mm_stream_go(const mm_p &p, cudaStream_t s)
 	const int resident = mm_stream_resident<MT, NT>(), items = p.n_units * p.n_groups;
 	if (resident <= 0)
 		return false;
-	k_launch(k_mm_stream<MT, NT>, (unsigned)(items < resident ? items : resident), MM_ST_WARPS * 32,
+	k_launch(k_mm_stream<MT, NT>, (unsigned)(items < resident ? items : resident),
+		 mm_st_dim<MT, NT>::warps * 32,
 		 mm_st_dim<MT, NT>::ring_bytes, s, p);
 	return true;
 }
@@ -1106,11 +1111,11 @@ static int mm_cluster_sms(void)
 
 /* Which of k_mm_split and k_mm_stream the launcher may use (ORC_K_MM_*;
  * both by default, each where it pays). */
-static std::atomic<unsigned> mm_kernels{ORC_K_MM_SPLIT | ORC_K_MM_STREAM};
+static std::atomic<unsigned> mm_kernels{ORC_K_MM_DEFAULT};
 
 extern "C" void orc_k_mm_set_kernels(unsigned mask)
 {
-	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM), std::memory_order_relaxed);
+	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP), std::memory_order_relaxed);
 }
 
 /* Clusters of C blocks of k_mm_split<T, MT, NT, WARPS> that the device
@@ -1193,13 +1198,15 @@ static bool mm_split_launch(const mm_p &p, int nt, cudaStream_t s)
 template <int T, int MT>
 static bool mm_stream_launch(const mm_p &p, int nt, cudaStream_t s)
 {
-	if (T != ORC_KT_F16 || !(mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_STREAM) ||
+	if (T != ORC_KT_F16 || MT != 1 || !(mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_STREAM) ||
 	    (p.norm_w && p.n_groups > 1))
 		return false;
 	const int sms = mm_device_sms();
 	if (sms == 0 || p.n_units * p.n_groups < sms)
 		return false;
-	return nt == 1 ? mm_stream_go<MT, 1>(p, s) : nt == 2 ? mm_stream_go<MT, 2>(p, s) : mm_stream_go<MT, 4>(p, s);
+	if constexpr (MT == 1)
+		return nt == 1 ? mm_stream_go<1, 1>(p, s) : nt == 2 ? mm_stream_go<1, 2>(p, s) : mm_stream_go<1, 4>(p, s);
+	return false;
 }
 
 template <int T, int MT>
@@ -1212,7 +1219,7 @@ static void mm_launch_t(mm_p &p, cudaStream_t s)
 		return;
 	}
 	const int nt = p.ncols <= 8 ? 1 : p.ncols <= 16 ? 2 : 4;
-	if (nt == 1)
+	if (nt == 1 || (!p.norm_w && !(mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_PREP)))
 		p.xp = NULL;
 	if (p.xp) {
 		k_launch(k_mm_prep, p.ncols, MM_THREADS, 0, s, p, (uint4 *)p.xp);

@@ -47,6 +47,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.max_connections, ORC_MAX_CONNECTIONS_DEFAULT);
 	ck_assert_uint_eq(c.mem_budget_pct, 90);
 	ck_assert(c.prefix_cache);
+	ck_assert(!c.kv_f16);
 	ck_assert_int_eq(c.keep_alive_ms, 5 * 60 * 1000);
 	ck_assert_int_eq(c.handshake_timeout_ms, 10000);   /* orcd.conf(5) */
 	ck_assert_int_eq(c.frame_timeout_ms, 30000);
@@ -77,6 +78,7 @@ START_TEST(full_file)
 		     "max_sequences = 8\n"
 		     "prefill_chunk = 32\n"
 		     "prefix_cache = off\n"
+		     "kv_cache_type = f16\n"
 		     "allowed_users = root, 12345\n"
 		     "allowed_groups = 0\n"
 		     "keep_alive = 2m\n"
@@ -108,6 +110,7 @@ START_TEST(full_file)
 	ck_assert_uint_eq(c.max_sequences, 8);
 	ck_assert_uint_eq(c.prefill_chunk, 32);
 	ck_assert(!c.prefix_cache);
+	ck_assert(c.kv_f16);
 	ck_assert_uint_eq(c.n_allowed_uids, 2);
 	ck_assert_uint_eq(c.allowed_uids[0], 0);
 	ck_assert_uint_eq(c.allowed_uids[1], 12345);
@@ -150,6 +153,7 @@ START_TEST(errors_name_the_line)
 		{ "allowed_groups = no-such-group-orcd-test\n", "no group" },
 		{ "log_level = loud\n", "log_level" },
 		{ "prefix_cache = maybe\n", "prefix_cache" },
+		{ "kv_cache_type = f8\n", "kv_cache_type: bad value 'f8'" },
 		{ "drain_timeout = forever\n", "drain_timeout" },
 		{ "handshake_timeout = 10ms\n", "handshake_timeout" },
 		{ "frame_timeout = 2h\n", "frame_timeout" },

@@ -422,9 +422,10 @@ END_TEST
 /* Products with more 16-row units than the device holds blocks, where the
  * decode kernels loop over units in each block (or cluster): each column of
  * a batch (with scratch) still equals the same column computed alone, bit
- * for bit, and the same column from the one-block kernels, for one slice of
- * K and several (17: clusters of 3, for fewer units), with the norm, and
- * with SwiGLU's two rows per output. */
+ * for bit, and the same column from the one-block kernels (which prepare x
+ * only for a norm), for one slice of K and several (17: clusters of 3, for
+ * fewer units), plain (F16: the streaming kernel) and with the norm and
+ * SwiGLU's two rows per output. */
 START_TEST(test_gemv_many_units)
 {
 	ct_seed(16);
@@ -444,8 +445,11 @@ START_TEST(test_gemv_many_units)
 				const int sizes[] = {1, 9, 17, 32, 40};
 				for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 					const int n = sizes[si];
+					/* SwiGLU with the norm, the plain product without
+					 * (so that both ways of preparing x are compared) */
 					struct orc_k_gemv a = {.w = f.d_w, .wtype = type, .K = K, .N = N, .x = d_x,
-							       .ldx = K, .ncols = n, .y = d_y, .ldy = N, .norm_w = f.d_nw,
+							       .ldx = K, .ncols = n, .y = d_y, .ldy = N,
+							       .norm_w = act == ORC_K_ACT_SWIGLU ? f.d_nw : NULL,
 							       .norm_eps = 1e-6f, .act = act};
 					a.ws_bytes = orc_k_mm_ws_bytes(type, K, n);
 					a.ws = a.ws_bytes ? ct_alloc(a.ws_bytes) : NULL;
@@ -455,7 +459,7 @@ START_TEST(test_gemv_many_units)
 					 * and the streaming ones */
 					orc_k_mm_set_kernels(0);
 					CT_OK(orc_k_gemv(&a, 0));
-					orc_k_mm_set_kernels(ORC_K_MM_SPLIT | ORC_K_MM_STREAM);
+					orc_k_mm_set_kernels(ORC_K_MM_DEFAULT);
 					float *one = malloc((size_t)n * N * 4);
 					ct_get(one, d_y, (size_t)n * N * 4);
 					for (int j = 0; j < n; j++)

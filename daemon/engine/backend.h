@@ -121,6 +121,9 @@ struct orc_backend_ops {
 	/* OPTIONAL: the type of the KV cache rows that set_rows writes and
 	 * attention reads: F32 (0, the default; the CPU backend's) or F16. */
 	enum orc_type kv_type;
+	/* OPTIONAL: set_rows and attention also take F16 cache rows, so that a
+	 * model may ask for them (orc_model_opts.kv_f16). */
+	bool kv_f16;
 
 	/* REQUIRED. Free the backend. Buffers must have been freed before. */
 	void (*free)(struct orc_backend *be);

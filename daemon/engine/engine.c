@@ -115,7 +115,7 @@ static int build_backend(struct orc_model *m, const struct orc_model_opts *o, st
 	struct orc_backend_opts bo = { .n_threads = o->n_threads };
 	struct orc_graph_opts go = {
 		.n_batch = m->n_batch, .n_kv_blocks = m->n_seq_max * m->max_blocks,
-		.block_size = BLOCK, .max_blocks = m->max_blocks, .n_seq_rows = m->n_seq_rows,
+		.block_size = BLOCK, .max_blocks = m->max_blocks, .n_seq_rows = m->n_seq_rows, .kv_f16 = o->kv_f16,
 		.progress = o->progress, .progress_user = o->progress_user,
 	};
 	int rc;

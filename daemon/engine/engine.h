@@ -35,6 +35,8 @@ struct orc_model_opts {
 	void *progress_user;
 	uint32_t n_batch;              /* most tokens per forward pass (larger evals are split
 	                                * into passes, with the same results); 0 = 512 */
+	bool kv_f16;                   /* keep the KV cache in F16: half the memory, values
+	                                * rounded to F16 (backends that can: CUDA) */
 	bool copy_file;                /* read() the file into memory instead of mapping it
 	                                * (orcd: a file truncated later cannot raise SIGBUS;
 	                                * see ORC_GGUF_COPY). Other backends than the CPU keep

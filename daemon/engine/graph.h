@@ -20,6 +20,7 @@ struct orc_graph_opts {
 	uint32_t block_size;      /* tokens per block */
 	uint32_t max_blocks;      /* blocks one sequence may use (n_ctx / block_size, rounded up) */
 	uint32_t n_seq_rows;      /* most sequences in one pass */
+	bool kv_f16;              /* KV cache rows in F16 (the backend must take them) */
 	orc_progress_fn progress; /* optional: weight bytes uploaded */
 	void *progress_user;
 };

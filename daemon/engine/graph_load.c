@@ -238,20 +238,29 @@ static int load_weights(struct orc_graph *g, const struct orc_gguf *gg, struct o
 
 /* ---- KV cache, scratch and I/O buffers ---- */
 
+/* The type of the KV cache rows: F16 when asked for, else the backend's. */
+static enum orc_type kv_type(const struct orc_graph *g)
+{
+	return g->o.kv_f16 ? ORC_TYPE_F16 : g->be->ops->kv_type;
+}
+
 static struct orc_tensor kv_view(const struct orc_graph *g, uint64_t off, uint32_t rows)
 {
-	enum orc_type t = g->be->ops->kv_type;
+	enum orc_type t = kv_type(g);
 	return (struct orc_tensor){ .buf = g->kvbuf, .offset = off, .type = t, .ne0 = g->n_kv_dim,
 				    .ne1 = rows, .nb1 = orc_type_row_bytes(t, g->n_kv_dim) };
 }
 
 static int alloc_kv(struct orc_graph *g, struct orc_err *err)
 {
-	const enum orc_type kt = g->be->ops->kv_type;
+	const enum orc_type kt = kv_type(g);
 	const uint64_t rows = (uint64_t)g->o.n_kv_blocks * g->o.block_size;
 	const uint64_t one = rows * orc_type_row_bytes(kt, g->n_kv_dim);
 	int rc;
 
+	if (g->o.kv_f16 && !g->be->ops->kv_f16)
+		return orc_err_set(err, -EINVAL, "a KV cache in f16: the %s backend keeps it in %s only",
+				   g->be->ops->name, orc_type_name(g->be->ops->kv_type));
 	if (kt != ORC_TYPE_F32 && kt != ORC_TYPE_F16)
 		return orc_err_set(err, -EINVAL, "backend %s: KV cache type %s", g->be->ops->name,
 				   orc_type_name(kt));

@@ -3,8 +3,8 @@
  * sequence and aggregate decode tokens/s for B sequences at once (greedy:
  * the engine's argmax on the device, as orcd does for greedy requests; with
  * -L, every logit to the host and the argmax there), with the decode
- * product kernels that -k allows (orc_k_mm_set_kernels' mask; 3, all, by
- * default). With -r it
+ * product kernels that -k allows (orc_k_mm_set_kernels' mask;
+ * ORC_K_MM_DEFAULT without -k), and with -H the KV cache in F16. With -r it
  * instead compares the model's logits and greedy tokens with a
  * tools/hf_reference.py JSON. A benchmark and a tool, not a test: it prints. */
 #include "config.h"
@@ -234,8 +234,10 @@ int main(int argc, char **argv)
 	bool decode_only = false;
 	int c, rc;
 
-	while ((c = getopt(argc, argv, "n:b:r:t:c:s:k:dL")) != -1) {
-		if (c == 'k' && optarg[0] >= '0' && optarg[0] <= '3' && optarg[1] == '\0')
+	while ((c = getopt(argc, argv, "n:b:r:t:c:s:k:dLH")) != -1) {
+		if (c == 'H')
+			mo.kv_f16 = true;
+		else if (c == 'k' && optarg[0] >= '0' && optarg[0] <= '7' && optarg[1] == '\0')
 			orc_k_mm_set_kernels((unsigned)(optarg[0] - '0'));
 		else if (c == 'd')
 			decode_only = true;
@@ -274,7 +276,7 @@ int main(int argc, char **argv)
 	orc_model_free(m);
 	return rc;
 usage:
-	fprintf(stderr, "usage: bench_cuda [-d] [-L] [-k KERNEL_MASK] [-c N_CTX] [-s N_SEQ] [-n DECODE_STEPS] [-b BATCH<=64]"
+	fprintf(stderr, "usage: bench_cuda [-d] [-L] [-H] [-k KERNEL_MASK] [-c N_CTX] [-s N_SEQ] [-n DECODE_STEPS] [-b BATCH<=64]"
 			" MODEL.gguf\n"
 			"       bench_cuda -r REF.json [-t TOLERANCE] MODEL.gguf\n");
 	return 2;

@@ -6,10 +6,10 @@
  * replays of a CUDA graph of 40 back-to-back launches that cycle through
  * enough weight copies (at least 256 MiB) that nothing is served from L2:
  * microseconds a launch, launch gaps included, as a decode step sees them,
- * and the weight bytes over that time, with the decode kernels that -k
- * allows besides the one-block ones (a mask of ORC_K_MM_SPLIT = 1 and
- * ORC_K_MM_STREAM = 2; 3, both, is the default) where the launcher picks
- * them.
+ * and the weight bytes over that time, with what -k allows besides the
+ * one-block kernels (orc_k_mm_set_kernels' mask: ORC_K_MM_SPLIT = 1,
+ * ORC_K_MM_STREAM = 2, ORC_K_MM_PREP = 4; ORC_K_MM_DEFAULT without -k)
+ * where the launcher picks it.
  * A benchmark, not a test: it prints. */
 #include "config.h"
 
@@ -188,15 +188,15 @@ int main(int argc, char **argv)
 	const struct shape *sh = qwen;
 	int c;
 
-	unsigned mask = ORC_K_MM_SPLIT | ORC_K_MM_STREAM;
+	unsigned mask = ORC_K_MM_DEFAULT;
 
 	while ((c = getopt(argc, argv, "p:k:")) != -1) {
 		if (c == 'p' && strcmp(optarg, "phi3") == 0)
 			sh = phi3;
-		else if (c == 'k' && optarg[0] >= '0' && optarg[0] <= '3' && optarg[1] == '\0')
+		else if (c == 'k' && optarg[0] >= '0' && optarg[0] <= '7' && optarg[1] == '\0')
 			mask = (unsigned)(optarg[0] - '0');
 		else if (!(c == 'p' && strcmp(optarg, "qwen") == 0)) {
-			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-k 0|1|2|3]\n");
+			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-k 0..7]\n");
 			return 2;
 		}
 	}
