@@ -1014,24 +1014,66 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 
 /* ---- launch ---- */
 
-/* Blocks of k_mm_dec1<T, MT, WARPS> that the device holds at once
- * (multiprocessors times blocks per multiprocessor), asked once; 0 if
- * unknown. Only a launch size: any grid gives the same result. */
+/* What the device answers, asked once by ask() into cached (initially -1;
+ * any thread may be first, and all get the same answer). */
+template <typename F>
+static int mm_once(std::atomic<int> &cached, F ask)
+{
+	int v = cached.load(std::memory_order_relaxed);
+	if (v < 0) {
+		v = ask();
+		cached.store(v, std::memory_order_relaxed);
+	}
+	return v;
+}
+
+/* The device's multiprocessors; 0 if unknown. */
+static int mm_device_sms(void)
+{
+	static std::atomic<int> cached{-1};
+	return mm_once(cached, [] {
+		int dev = 0, sms = 0;
+		return cudaGetDevice(&dev) == cudaSuccess &&
+		       cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess ? sms : 0;
+	});
+}
+
+/* The device's compute capability major; 0 if unknown. */
+static int mm_major(void)
+{
+	static std::atomic<int> cached{-1};
+	return mm_once(cached, [] {
+		int dev = 0, major = 0;
+		return cudaGetDevice(&dev) == cudaSuccess &&
+		       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess ? major : 0;
+	});
+}
+
+/* The device's multiprocessors if it launches clusters (compute capability
+ * 9 or later); 0 if not or unknown. */
+static int mm_cluster_sms(void)
+{
+	return mm_major() >= 9 ? mm_device_sms() : 0;
+}
+
+/* Blocks of kern (threads each, smem bytes of dynamic shared memory) that
+ * the device holds at once: multiprocessors times blocks per
+ * multiprocessor; 0 if unknown. Only a launch size: any grid gives the
+ * same result. */
+template <typename K>
+static int mm_resident(K kern, int threads, size_t smem)
+{
+	int per_sm = 0;
+	const int sms = mm_device_sms();
+	return sms > 0 && cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, threads, smem) == cudaSuccess
+		? sms * per_sm : 0;
+}
+
 template <int T, int MT, int WARPS>
 static int mm_dec1_resident(void)
 {
 	static std::atomic<int> cached{-1};
-	int v = cached.load(std::memory_order_relaxed);
-	if (v < 0) {
-		int dev = 0, sms = 0, per_sm = 0;
-		v = cudaGetDevice(&dev) == cudaSuccess &&
-		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
-		    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mm_dec1<T, MT, WARPS>, WARPS * 32,
-								  0) == cudaSuccess
-			? sms * per_sm : 0;
-		cached.store(v, std::memory_order_relaxed);
-	}
-	return v;
+	return mm_once(cached, [] { return mm_resident(k_mm_dec1<T, MT, WARPS>, WARPS * 32, 0); });
 }
 
 /* Decode of one column tile: one block per unit, up to what the device
@@ -1044,27 +1086,17 @@ static void mm_dec1_launch(const mm_p &p, cudaStream_t s)
 	k_launch(k_mm_dec1<T, MT, WARPS>, (unsigned)grid, WARPS * 32, 0, s, p);
 }
 
-/* Blocks of k_mm_stream<MT, NT> that the device holds at once, asked once
- * (after allowing the kernel its ring of shared memory); 0 if unknown. */
+/* ... of k_mm_stream<MT, NT>, once the kernel is allowed its ring. */
 template <int MT, int NT>
 static int mm_stream_resident(void)
 {
 	static std::atomic<int> cached{-1};
-	int v = cached.load(std::memory_order_relaxed);
-	if (v < 0) {
-		int dev = 0, sms = 0, per_sm = 0;
+	return mm_once(cached, [] {
 		const int ring = (int)mm_st_dim<MT, NT>::ring_bytes;
-		v = cudaGetDevice(&dev) == cudaSuccess &&
-		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
-		    cudaFuncSetAttribute(k_mm_stream<MT, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize, ring) ==
-			    cudaSuccess &&
-		    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mm_stream<MT, NT>,
-								  mm_st_dim<MT, NT>::warps * 32,
-								  ring) == cudaSuccess
-			? sms * per_sm : 0;
-		cached.store(v, std::memory_order_relaxed);
-	}
-	return v;
+		return cudaFuncSetAttribute(k_mm_stream<MT, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize, ring) ==
+				cudaSuccess
+			? mm_resident(k_mm_stream<MT, NT>, mm_st_dim<MT, NT>::warps * 32, (size_t)ring) : 0;
+	});
 }
 
 template <int MT, int NT>
@@ -1079,35 +1111,6 @@ static bool mm_stream_go(const mm_p &p, cudaStream_t s)
 	return true;
 }
 
-/* The device's multiprocessors, asked once; 0 if unknown. */
-static int mm_device_sms(void)
-{
-	static std::atomic<int> cached{-1};
-	int v = cached.load(std::memory_order_relaxed);
-	if (v < 0) {
-		int dev = 0, sms = 0;
-		v = cudaGetDevice(&dev) == cudaSuccess &&
-		    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess ? sms : 0;
-		cached.store(v, std::memory_order_relaxed);
-	}
-	return v;
-}
-
-/* The device's multiprocessors if it launches clusters (compute capability
- * 9 or later), asked once; 0 if not or unknown. */
-static int mm_cluster_sms(void)
-{
-	static std::atomic<int> cached{-1};
-	int v = cached.load(std::memory_order_relaxed);
-	if (v < 0) {
-		int dev = 0, major = 0;
-		v = cudaGetDevice(&dev) == cudaSuccess &&
-		    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-		    major >= 9 ? mm_device_sms() : 0;
-		cached.store(v, std::memory_order_relaxed);
-	}
-	return v;
-}
 
 /* Which of k_mm_split and k_mm_stream the launcher may use (ORC_K_MM_*;
  * both by default, each where it pays). */
@@ -1124,8 +1127,7 @@ template <int T, int MT, int NT, int WARPS>
 static int mm_split_resident(int C)
 {
 	static std::atomic<int> cached[9] = {{-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}};
-	int v = cached[C].load(std::memory_order_relaxed);
-	if (v < 0) {
+	return mm_once(cached[C], [C] {
 		cudaLaunchAttribute at[1];
 		at[0].id = cudaLaunchAttributeClusterDimension;
 		at[0].val.clusterDim.x = (unsigned)C;
@@ -1136,11 +1138,9 @@ static int mm_split_resident(int C)
 		cfg.blockDim = dim3(WARPS * 32);
 		cfg.attrs = at;
 		cfg.numAttrs = 1;
-		if (cudaOccupancyMaxActiveClusters(&v, k_mm_split<T, MT, NT, WARPS>, &cfg) != cudaSuccess)
-			v = 0;
-		cached[C].store(v, std::memory_order_relaxed);
-	}
-	return v;
+		int v = 0;
+		return cudaOccupancyMaxActiveClusters(&v, k_mm_split<T, MT, NT, WARPS>, &cfg) == cudaSuccess ? v : 0;
+	});
 }
 
 template <int T, int MT, int NT, int WARPS>
@@ -1253,20 +1253,9 @@ static void mm_launch(mm_p &p, cudaStream_t s)
 		mm_launch_t<T, 1>(p, s);
 }
 
-/* -1 until the first call asks the device (any thread may be first). */
-static std::atomic<int> mm_arch_ok{-1};
-
 extern "C" bool orc_k_mm_usable(int wtype, int K)
 {
-	int ok = mm_arch_ok.load(std::memory_order_relaxed);
-	if (ok < 0) {
-		int dev = 0, major = 0;
-		ok = cudaGetDevice(&dev) == cudaSuccess &&
-		     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-		     major >= 8;
-		mm_arch_ok.store(ok, std::memory_order_relaxed);
-	}
-	return ok == 1 && K > 0 && K % MM_CH == 0 &&
+	return mm_major() >= 8 && K > 0 && K % MM_CH == 0 &&
 	       (wtype == ORC_KT_F16 || wtype == ORC_KT_Q8_0 || wtype == ORC_KT_Q4_0);
 }
 
