@@ -1027,26 +1027,25 @@ static int mm_once(std::atomic<int> &cached, F ask)
 	return v;
 }
 
-/* The device's multiprocessors; 0 if unknown. */
-static int mm_device_sms(void)
+/* The current device's attribute attr, asked once into cached; 0 if unknown. */
+static int mm_dev_attr(std::atomic<int> &cached, cudaDeviceAttr attr)
 {
-	static std::atomic<int> cached{-1};
-	return mm_once(cached, [] {
-		int dev = 0, sms = 0;
-		return cudaGetDevice(&dev) == cudaSuccess &&
-		       cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess ? sms : 0;
+	return mm_once(cached, [attr] {
+		int dev = 0, v = 0;
+		return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&v, attr, dev) == cudaSuccess ? v : 0;
 	});
 }
 
-/* The device's compute capability major; 0 if unknown. */
-static int mm_major(void)
+static int mm_device_sms(void)
 {
 	static std::atomic<int> cached{-1};
-	return mm_once(cached, [] {
-		int dev = 0, major = 0;
-		return cudaGetDevice(&dev) == cudaSuccess &&
-		       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess ? major : 0;
-	});
+	return mm_dev_attr(cached, cudaDevAttrMultiProcessorCount);
+}
+
+static int mm_major(void)   /* compute capability */
+{
+	static std::atomic<int> cached{-1};
+	return mm_dev_attr(cached, cudaDevAttrComputeCapabilityMajor);
 }
 
 /* The device's multiprocessors if it launches clusters (compute capability
