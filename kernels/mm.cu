@@ -292,12 +292,12 @@ __device__ __forceinline__ void mm_ldb(const mm_p &p, int col, float scale, int 
 	}
 }
 
-/* Slice sl of a warp's tile from its loaded weights: acc = sum over its
- * chunks (from zero). cols[j]: the token of this lane's B rows in n-tile j,
- * or -1; scale[j] its norm. */
-template <int T, int MT, int NT>
-__device__ __forceinline__ void mm_slice(const mm_p &p, const mm_wslice<T, MT> &ws, const int (&cols)[NT],
-					 const float (&scale)[NT], int sl, float (&acc)[MT][NT][4])
+/* Slice sl of a warp's tile: acc = sum over its chunks (from zero), the
+ * weights of chunk q (and their scales) from wq(q, w, d). cols[j]: the
+ * token of this lane's B rows in n-tile j, or -1; scale[j] its norm. */
+template <int T, int MT, int NT, typename WQ>
+__device__ __forceinline__ void mm_slice_of(const mm_p &p, const int (&cols)[NT], const float (&scale)[NT], int sl,
+					    float (&acc)[MT][NT][4], WQ wq)
 {
 	const int t = threadIdx.x & 3, c0 = sl * MM_SLICE_CH;
 
@@ -307,16 +307,36 @@ __device__ __forceinline__ void mm_slice(const mm_p &p, const mm_wslice<T, MT> &
 		const int c = c0 + q;
 		if (c >= p.n_ch)
 			break;
+		uint32_t w[MT][2][4];
+		float d[MT][2];
+		wq(q, w, d);
 #pragma unroll
 		for (int j = 0; j < NT; j++) {
 			uint32_t hi[4], lo[4];
 			mm_ldb(p, cols[j], scale[j], c, t, hi, lo);
 #pragma unroll
 			for (int i = 0; i < MT; i++)
-				mm_acc_chunk<T>(acc[i][j], ws.w[q][i][0], ws.w[q][i][1], ws.d[q][i][0], ws.d[q][i][1],
-						hi, lo);
+				mm_acc_chunk<T>(acc[i][j], w[i][0], w[i][1], d[i][0], d[i][1], hi, lo);
 		}
 	}
+}
+
+/* ... from the slice's weights loaded into registers (mm_slice_load). */
+template <int T, int MT, int NT>
+__device__ __forceinline__ void mm_slice(const mm_p &p, const mm_wslice<T, MT> &ws, const int (&cols)[NT],
+					 const float (&scale)[NT], int sl, float (&acc)[MT][NT][4])
+{
+	mm_slice_of<T, MT, NT>(p, cols, scale, sl, acc, [&](int q, uint32_t (&w)[MT][2][4], float (&d)[MT][2]) {
+#pragma unroll
+		for (int i = 0; i < MT; i++)
+#pragma unroll
+			for (int h = 0; h < 2; h++) {
+				d[i][h] = ws.d[q][i][h];
+#pragma unroll
+				for (int e = 0; e < 4; e++)
+					w[i][h][e] = ws.w[q][i][h][e];
+			}
+	});
 }
 
 /* total = slice (the first) or total + slice. */
@@ -677,36 +697,24 @@ __device__ __forceinline__ void mm_st_issue(const mm_p &p, const mm_st_pos &at, 
 	mm_cp_commit();
 }
 
-/* mm_slice for F16 weights copied into a ring slot by mm_st_issue. */
+/* ... for F16 weights copied into a ring slot by mm_st_issue. */
 template <int MT, int NT>
 __device__ __forceinline__ void mm_slice_st(const mm_p &p, const uint4 *slot, const int (&cols)[NT],
 					    const float (&scale)[NT], int sl, float (&acc)[MT][NT][4])
 {
-	const int lane = threadIdx.x & 31, t = lane & 3, c0 = sl * MM_SLICE_CH;
+	const int lane = threadIdx.x & 31;
 
-	mm_zero<MT, NT>(acc);
-#pragma unroll
-	for (int q = 0; q < MM_SLICE_CH; q++) {
-		const int c = c0 + q;
-		if (c >= p.n_ch)
-			break;
-		uint32_t w[MT][2][4];
+	mm_slice_of<ORC_KT_F16, MT, NT>(p, cols, scale, sl, acc,
+					[&](int q, uint32_t (&w)[MT][2][4], float (&d)[MT][2]) {
 #pragma unroll
 		for (int i = 0; i < MT; i++)
 #pragma unroll
 			for (int h = 0; h < 2; h++) {
 				const uint4 v = slot[((q * MT + i) * 2 + h) * 32 + lane];
 				w[i][h][0] = v.x, w[i][h][1] = v.y, w[i][h][2] = v.z, w[i][h][3] = v.w;
+				d[i][h] = 1.0f;
 			}
-#pragma unroll
-		for (int j = 0; j < NT; j++) {
-			uint32_t hi[4], lo[4];
-			mm_ldb(p, cols[j], scale[j], c, t, hi, lo);
-#pragma unroll
-			for (int i = 0; i < MT; i++)
-				mm_acc_chunk<ORC_KT_F16>(acc[i][j], w[i][0], w[i][1], 1.0f, 1.0f, hi, lo);
-		}
-	}
+	});
 }
 
 /* With a norm to apply (norm_w), the launcher gives one column group. */
