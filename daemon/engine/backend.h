@@ -124,6 +124,10 @@ struct orc_backend_ops {
 	/* OPTIONAL: set_rows and attention also take F16 cache rows, so that a
 	 * model may ask for them (orc_model_opts.kv_f16). */
 	bool kv_f16;
+	/* OPTIONAL: whether matmul and get_rows read weights stored as t, asked
+	 * at load so that a model the backend cannot run fails there. NULL:
+	 * every type that orc_dequant_row() reads. */
+	bool (*weight_ok)(enum orc_type t);
 
 	/* REQUIRED. Free the backend. Buffers must have been freed before. */
 	void (*free)(struct orc_backend *be);

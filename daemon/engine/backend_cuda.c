@@ -222,6 +222,7 @@ static void cu_free(struct orc_backend *be);
 static const struct orc_backend_ops cuda_ops = {
 	.name = "cuda",
 	.kv_f16 = true,
+	.weight_ok = weight_type_ok,
 	.free = cu_free,
 	.buf_alloc = cu_buf_alloc,
 	.buf_free = cu_buf_free,

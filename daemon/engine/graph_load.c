@@ -77,6 +77,9 @@ static int collect(struct orc_graph *g, struct wlist *l, struct orc_err *err)
 		if (!l->v[i].small && orc_type_row_bytes(t->type, t->ne[0]) == 0)
 			return orc_err_set(err, -EBADMSG, "tensor %s: rows of %llu are not whole blocks",
 					   t->name, (unsigned long long)t->ne[0]);
+		if (!l->v[i].small && g->be->ops->weight_ok && !g->be->ops->weight_ok(t->type))
+			return orc_err_set(err, -ENOTSUP, "tensor %s: the %s backend does not read %s weights",
+					   t->name, g->be->ops->name, orc_type_name(t->type));
 	}
 	return 0;
 }
