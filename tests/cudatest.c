@@ -287,12 +287,14 @@ void ct_dequant_row(int type, const void *rowv, int64_t n, double *y)
 			}
 		}
 		break;
-	case ORC_KT_Q5_K:        /* ggml's dequantize_row_q5_K */
+	case ORC_KT_Q4_K:        /* ggml's dequantize_row_q4_K and _q5_K */
+	case ORC_KT_Q5_K:
 		for (int64_t b = 0; b < n / 256; b++) {
-			const uint8_t *p = row + 176 * b, *qh = p + 16, *ql = p + 48;
+			const bool q5 = type == ORC_KT_Q5_K;
+			const uint8_t *p = row + (q5 ? 176 : 144) * b, *qh = p + 16, *ql = p + (q5 ? 48 : 16);
 			double d = ct_h2f(get16(p)), dmin = ct_h2f(get16(p + 2));
 			double *o = y + 256 * b;
-			uint8_t u1 = 1, u2 = 2;
+			unsigned u1 = 1, u2 = 2;
 			for (int j = 0, is = 0; j < 256; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
 				int sc, m;
 				q4k_scale_min(is, p + 4, &sc, &m);
@@ -300,26 +302,8 @@ void ct_dequant_row(int type, const void *rowv, int64_t n, double *y)
 				q4k_scale_min(is + 1, p + 4, &sc, &m);
 				double d2 = d * sc, m2 = dmin * m;
 				for (int l = 0; l < 32; l++) {
-					o[j + l] = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
-					o[j + l + 32] = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
-				}
-			}
-		}
-		break;
-	case ORC_KT_Q4_K:
-		for (int64_t b = 0; b < n / 256; b++) {
-			const uint8_t *p = row + 144 * b, *q = p + 16;
-			double d = ct_h2f(get16(p)), dmin = ct_h2f(get16(p + 2));
-			double *o = y + 256 * b;
-			for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
-				int sc, m;
-				q4k_scale_min(is, p + 4, &sc, &m);
-				double d1 = d * sc, m1 = dmin * m;
-				q4k_scale_min(is + 1, p + 4, &sc, &m);
-				double d2 = d * sc, m2 = dmin * m;
-				for (int l = 0; l < 32; l++) {
-					o[j + l] = d1 * (q[l] & 0xF) - m1;
-					o[j + l + 32] = d2 * (q[l] >> 4) - m2;
+					o[j + l] = d1 * ((ql[l] & 0xF) + (q5 && (qh[l] & u1) ? 16 : 0)) - m1;
+					o[j + l + 32] = d2 * ((ql[l] >> 4) + (q5 && (qh[l] & u2) ? 16 : 0)) - m2;
 				}
 			}
 		}
