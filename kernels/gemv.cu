@@ -1,6 +1,5 @@
 /* gemv.cu -- matrix times a few vectors for decode, reading the weights in
- * their stored format (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
- * Q5_K, Q6_K) with an
+ * their stored format (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K) with an
  * optional RMSNorm of the input, bias, GELU or SwiGLU and residual add.
  *
  * Work unit: 8 consecutive elements of a row. Thread t of the 128-thread
@@ -82,25 +81,6 @@ __device__ __forceinline__ void dot8(const float (&w)[8], const float (&xv)[NC][
 	}
 }
 
-/* acc[c] += s * sum_e w[e] x[c][e] - dm * sum_e x[c][e]: formats whose
- * blocks carry a minimum (dm), or an offset m (dm = -m), besides a scale */
-template <int NC>
-__device__ __forceinline__ void dot8_min(const float (&w)[8], const float (&xv)[NC][8], float s, float dm,
-					 float (&acc)[NC])
-{
-#pragma unroll
-	for (int c = 0; c < NC; c++) {
-		float dq = 0.0f, sx = 0.0f;
-#pragma unroll
-		for (int e = 0; e < 8; e++) {
-			dq = fmaf(w[e], xv[c][e], dq);
-			sx += xv[c][e];
-		}
-		acc[c] = fmaf(s, dq, acc[c]);
-		acc[c] = fmaf(-dm, sx, acc[c]);
-	}
-}
-
 __device__ __forceinline__ void h8_to_f(uint4 v, bool bf, float (&w)[8])
 {
 	uint32_t a[4] = {v.x, v.y, v.z, v.w};
@@ -164,47 +144,18 @@ __device__ __forceinline__ void unit(const uint8_t *row, int u, const float (&xv
 			uint32_t byte = (qa[e >> 2] >> (8 * (e & 3))) & 0xff;
 			w[e] = (float)((j & 1) ? (byte >> 4) : (byte & 0xF));
 		}
-		dot8_min<NC>(w, xv, k_h2f(k_ld16(b)) * (float)sc, k_h2f(k_ld16(b + 2)) * (float)m, acc);
-	} else if (T == ORC_KT_Q4_1) {
-		const uint8_t *b = row + (u >> 2) * Q4_1_BYTES;
-		int part = u & 3;
-		uint8_t q[8];
-		ld8b(b + 4 + 8 * (part & 1), q);
+		float d = k_h2f(k_ld16(b)) * (float)sc, dm = k_h2f(k_ld16(b + 2)) * (float)m;
 #pragma unroll
-		for (int e = 0; e < 8; e++)
-			w[e] = (float)((part >> 1) ? (q[e] >> 4) : (q[e] & 0xF));
-		dot8_min<NC>(w, xv, k_h2f(k_ld16(b)), -k_h2f(k_ld16(b + 2)), acc);
-	} else if (T == ORC_KT_Q5_0 || T == ORC_KT_Q5_1) {
-		/* elements 8 part .. 8 part + 7 of the block; their 5th bits are
-		 * bits 8 part + e of qh */
-		const bool q51 = T == ORC_KT_Q5_1;
-		const uint8_t *b = row + (u >> 2) * (q51 ? Q5_1_BYTES : Q5_0_BYTES), *qh = b + (q51 ? 4 : 2);
-		int part = u & 3;
-		uint8_t q[8];
-		ld8b(qh + 4 + 8 * (part & 1), q);
-		const uint32_t hb = (uint32_t)k_ld16(qh) | ((uint32_t)k_ld16(qh + 2) << 16);
+		for (int c = 0; c < NC; c++) {
+			float dq = 0.0f, sx = 0.0f;
 #pragma unroll
-		for (int e = 0; e < 8; e++) {
-			int v = ((part >> 1) ? (q[e] >> 4) : (q[e] & 0xF)) | (int)(((hb >> (8 * part + e)) & 1) << 4);
-			w[e] = (float)(q51 ? v : v - 16);
+			for (int e = 0; e < 8; e++) {
+				dq = fmaf(w[e], xv[c][e], dq);
+				sx += xv[c][e];
+			}
+			acc[c] = fmaf(d, dq, acc[c]);
+			acc[c] = fmaf(-dm, sx, acc[c]);
 		}
-		if (q51)
-			dot8_min<NC>(w, xv, k_h2f(k_ld16(b)), -k_h2f(k_ld16(b + 2)), acc);
-		else
-			dot8<NC>(w, xv, k_h2f(k_ld16(b)), acc);
-	} else if (T == ORC_KT_Q5_K) {
-		/* as Q4_K, with the 5th bit of element l of sub-block j in bit j
-		 * of qh[l] */
-		const uint8_t *b = row + (u >> 5) * Q5_K_BYTES;
-		int r = u & 31, j = r >> 2, part = r & 3, sc, m;
-		k_q4k_scale_min(j, b + 4, &sc, &m);
-		uint8_t q[8], h[8];
-		ld8b(b + 48 + 32 * (j >> 1) + 8 * part, q);
-		ld8b(b + 16 + 8 * part, h);
-#pragma unroll
-		for (int e = 0; e < 8; e++)
-			w[e] = (float)(((j & 1) ? (q[e] >> 4) : (q[e] & 0xF)) | (((h[e] >> j) & 1) << 4));
-		dot8_min<NC>(w, xv, k_h2f(k_ld16(b)) * (float)sc, k_h2f(k_ld16(b + 2)) * (float)m, acc);
 	} else if (T == ORC_KT_Q6_K) {
 		const uint8_t *b = row + (u >> 5) * Q6_K_BYTES;
 		int r = u & 31, h = r >> 4, e0 = (r & 15) * 8, seg = e0 >> 5, l0 = e0 & 31;
@@ -399,11 +350,9 @@ static bool seg_of(const struct orc_k_gemv *a, const struct orc_k_gemv *a0, gemv
 			a->ncols != a0->ncols || a->norm_w != a0->norm_w || a->act != a0->act ||
 			a->accumulate != a0->accumulate || a->norm_eps != a0->norm_eps))
 		return false;
-	/* the vector path reads 16-byte units of F32/F16/BF16 rows, 8-byte ones
-	 * of Q4_K; the other formats 2 bytes at a time */
-	const bool wide = a->wtype == ORC_KT_F32 || a->wtype == ORC_KT_F16 || a->wtype == ORC_KT_BF16 ||
-			  a->wtype == ORC_KT_Q4_K;
-	if ((wide && ((uintptr_t)a->w % 16 || (uintptr_t)a->w2 % 16)) || (uintptr_t)a->w % 2 || (uintptr_t)a->w2 % 2)
+	/* the vector path reads 16-byte units of F32/F16/BF16 rows, 8-byte ones of Q4_K */
+	if (a->wtype != ORC_KT_Q8_0 && a->wtype != ORC_KT_Q4_0 && a->wtype != ORC_KT_Q6_K &&
+	    ((uintptr_t)a->w % 16 || (uintptr_t)a->w2 % 16))
 		return false;
 	sg->w = (const uint8_t *)a->w;
 	sg->w2 = (const uint8_t *)a->w2;
@@ -445,11 +394,7 @@ extern "C" cudaError_t orc_k_gemv_multi(const struct orc_k_gemv *a, int n, cudaS
 	case ORC_KT_BF16: launch_t<ORC_KT_BF16>(p, stream); break;
 	case ORC_KT_Q8_0: launch_t<ORC_KT_Q8_0>(p, stream); break;
 	case ORC_KT_Q4_0: launch_t<ORC_KT_Q4_0>(p, stream); break;
-	case ORC_KT_Q4_1: launch_t<ORC_KT_Q4_1>(p, stream); break;
-	case ORC_KT_Q5_0: launch_t<ORC_KT_Q5_0>(p, stream); break;
-	case ORC_KT_Q5_1: launch_t<ORC_KT_Q5_1>(p, stream); break;
 	case ORC_KT_Q4_K: launch_t<ORC_KT_Q4_K>(p, stream); break;
-	case ORC_KT_Q5_K: launch_t<ORC_KT_Q5_K>(p, stream); break;
 	case ORC_KT_Q6_K: launch_t<ORC_KT_Q6_K>(p, stream); break;
 	default: return cudaErrorInvalidValue;
 	}

@@ -16,11 +16,7 @@
 #define QK_K 256
 #define Q8_0_BYTES 34   /* half d; int8 qs[32] */
 #define Q4_0_BYTES 18   /* half d; uint8 qs[16]: low nibbles elems 0..15, high 16..31 */
-#define Q4_1_BYTES 20   /* half d, m; uint8 qs[16] as Q4_0's */
-#define Q5_0_BYTES 22   /* half d; uint8 qh[4]: bit j the 5th bit of elem j; uint8 qs[16] */
-#define Q5_1_BYTES 24   /* half d, m; uint8 qh[4]; uint8 qs[16] */
 #define Q4_K_BYTES 144  /* half d, dmin; uint8 scales[12]; uint8 qs[128] */
-#define Q5_K_BYTES 176  /* half d, dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] */
 #define Q6_K_BYTES 210  /* uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d */
 
 __device__ __forceinline__ float k_h2f(uint16_t h)
@@ -129,35 +125,12 @@ __device__ __forceinline__ float k_dequant_elem(const uint8_t *row, int type, in
 		int q = j < 16 ? (b[2 + j] & 0xF) : (b[2 + j - 16] >> 4);
 		return k_h2f(k_ld16(b)) * (float)(q - 8);
 	}
-	case ORC_KT_Q4_1: {
-		const uint8_t *b = row + (i / 32) * Q4_1_BYTES;
-		int j = (int)(i % 32);
-		int q = j < 16 ? (b[4 + j] & 0xF) : (b[4 + j - 16] >> 4);
-		return k_h2f(k_ld16(b)) * (float)q + k_h2f(k_ld16(b + 2));
-	}
-	case ORC_KT_Q5_0:
-	case ORC_KT_Q5_1: {
-		const bool q51 = type == ORC_KT_Q5_1;
-		const uint8_t *b = row + (i / 32) * (q51 ? Q5_1_BYTES : Q5_0_BYTES);
-		const uint8_t *qh = b + (q51 ? 4 : 2), *qs = qh + 4;
-		int j = (int)(i % 32);
-		int q = (j < 16 ? (qs[j] & 0xF) : (qs[j - 16] >> 4)) | (((qh[j >> 3] >> (j & 7)) & 1) << 4);
-		return q51 ? k_h2f(k_ld16(b)) * (float)q + k_h2f(k_ld16(b + 2)) : k_h2f(k_ld16(b)) * (float)(q - 16);
-	}
 	case ORC_KT_Q4_K: {
 		const uint8_t *b = row + (i / QK_K) * Q4_K_BYTES;
 		int j = (int)(i % QK_K), sub = j / 32, l = j % 32, sc, m;
 		k_q4k_scale_min(sub, b + 4, &sc, &m);
 		const uint8_t *qs = b + 16 + 32 * (sub / 2);
 		int q = (sub & 1) ? (qs[l] >> 4) : (qs[l] & 0xF);
-		return k_h2f(k_ld16(b)) * (float)sc * (float)q - k_h2f(k_ld16(b + 2)) * (float)m;
-	}
-	case ORC_KT_Q5_K: {
-		const uint8_t *b = row + (i / QK_K) * Q5_K_BYTES;
-		int j = (int)(i % QK_K), sub = j / 32, l = j % 32, sc, m;
-		k_q4k_scale_min(sub, b + 4, &sc, &m);
-		const uint8_t *qs = b + 48 + 32 * (sub / 2);
-		int q = ((sub & 1) ? (qs[l] >> 4) : (qs[l] & 0xF)) | (((b[16 + l] >> sub) & 1) << 4);
 		return k_h2f(k_ld16(b)) * (float)sc * (float)q - k_h2f(k_ld16(b + 2)) * (float)m;
 	}
 	case ORC_KT_Q6_K: {
@@ -184,11 +157,7 @@ __host__ __device__ __forceinline__ int64_t k_row_bytes(int type, int64_t n)
 	case ORC_KT_BF16: return n * 2;
 	case ORC_KT_Q8_0: return n / QK8_0 * Q8_0_BYTES;
 	case ORC_KT_Q4_0: return n / QK4_0 * Q4_0_BYTES;
-	case ORC_KT_Q4_1: return n / 32 * Q4_1_BYTES;
-	case ORC_KT_Q5_0: return n / 32 * Q5_0_BYTES;
-	case ORC_KT_Q5_1: return n / 32 * Q5_1_BYTES;
 	case ORC_KT_Q4_K: return n / QK_K * Q4_K_BYTES;
-	case ORC_KT_Q5_K: return n / QK_K * Q5_K_BYTES;
 	case ORC_KT_Q6_K: return n / QK_K * Q6_K_BYTES;
 	default: return -1;
 	}

@@ -19,12 +19,8 @@ extern "C" {
 #define ORC_KT_F32   0
 #define ORC_KT_F16   1
 #define ORC_KT_Q4_0  2
-#define ORC_KT_Q4_1  3
-#define ORC_KT_Q5_0  6
-#define ORC_KT_Q5_1  7
 #define ORC_KT_Q8_0  8
 #define ORC_KT_Q4_K 12
-#define ORC_KT_Q5_K 13
 #define ORC_KT_Q6_K 14
 #define ORC_KT_BF16 30
 

@@ -7,8 +7,8 @@ extern "C" int orc_k_type_block(int type)
 {
 	switch (type) {
 	case ORC_KT_F32: case ORC_KT_F16: case ORC_KT_BF16: return 1;
-	case ORC_KT_Q8_0: case ORC_KT_Q4_0: case ORC_KT_Q4_1: case ORC_KT_Q5_0: case ORC_KT_Q5_1: return 32;
-	case ORC_KT_Q4_K: case ORC_KT_Q5_K: case ORC_KT_Q6_K: return QK_K;
+	case ORC_KT_Q8_0: case ORC_KT_Q4_0: return 32;
+	case ORC_KT_Q4_K: case ORC_KT_Q6_K: return QK_K;
 	default: return 0;
 	}
 }

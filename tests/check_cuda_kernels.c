@@ -16,8 +16,8 @@
 #include "kernels.h"
 #include "testutil.h"
 
-static const int all_types[] = {ORC_KT_F32,  ORC_KT_F16,  ORC_KT_BF16, ORC_KT_Q8_0, ORC_KT_Q4_0, ORC_KT_Q4_1,
-				ORC_KT_Q5_0, ORC_KT_Q5_1, ORC_KT_Q4_K, ORC_KT_Q5_K, ORC_KT_Q6_K};
+static const int all_types[] = {ORC_KT_F32, ORC_KT_F16, ORC_KT_BF16, ORC_KT_Q8_0,
+				ORC_KT_Q4_0, ORC_KT_Q4_K, ORC_KT_Q6_K};
 #define N_TYPES (int)(sizeof(all_types) / sizeof(all_types[0]))
 
 static float *rand_vec(size_t n, float lo, float hi)

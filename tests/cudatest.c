@@ -142,11 +142,7 @@ size_t ct_row_bytes(int type, int64_t n)
 	case ORC_KT_BF16: return (size_t)n * 2;
 	case ORC_KT_Q8_0: return (size_t)n / 32 * 34;
 	case ORC_KT_Q4_0: return (size_t)n / 32 * 18;
-	case ORC_KT_Q4_1: return (size_t)n / 32 * 20;
-	case ORC_KT_Q5_0: return (size_t)n / 32 * 22;
-	case ORC_KT_Q5_1: return (size_t)n / 32 * 24;
 	case ORC_KT_Q4_K: return (size_t)n / 256 * 144;
-	case ORC_KT_Q5_K: return (size_t)n / 256 * 176;
 	case ORC_KT_Q6_K: return (size_t)n / 256 * 210;
 	default: return 0;
 	}
@@ -188,21 +184,10 @@ void *ct_rand_weights(int type, int64_t n_rows, int64_t row_len, float scale, si
 			float div = type == ORC_KT_Q8_0 ? 127.0f : 8.0f;
 			for (int64_t b = 0; b < row_len / 32; b++)
 				put16(row + b * bb, ct_f2h(ct_uniform(0.2f, 1.0f) * scale / div));
-		} else if (type == ORC_KT_Q4_1 || type == ORC_KT_Q5_0 || type == ORC_KT_Q5_1) {
-			/* d, then (Q4_1, Q5_1) the offset m */
-			size_t bb = ct_row_bytes(type, 32);
-			float div = type == ORC_KT_Q4_1 ? 15.0f : type == ORC_KT_Q5_0 ? 16.0f : 31.0f;
-			for (int64_t b = 0; b < row_len / 32; b++) {
-				put16(row + b * bb, ct_f2h(ct_uniform(0.2f, 1.0f) * scale / div));
-				if (type != ORC_KT_Q5_0)
-					put16(row + b * bb + 2, ct_f2h(-ct_uniform(0.0f, 1.0f) * scale));
-			}
-		} else if (type == ORC_KT_Q4_K || type == ORC_KT_Q5_K) {
-			size_t bb = type == ORC_KT_Q4_K ? 144 : 176;
-			float qmax = type == ORC_KT_Q4_K ? 15.0f : 31.0f;
+		} else if (type == ORC_KT_Q4_K) {
 			for (int64_t b = 0; b < row_len / 256; b++) {
-				put16(row + b * bb, ct_f2h(ct_uniform(0.2f, 1.0f) * scale / qmax / 63.0f));
-				put16(row + b * bb + 2, ct_f2h(ct_uniform(0.0f, 1.0f) * scale / 63.0f));
+				put16(row + b * 144, ct_f2h(ct_uniform(0.2f, 1.0f) * scale / 15.0f / 63.0f));
+				put16(row + b * 144 + 2, ct_f2h(ct_uniform(0.0f, 1.0f) * scale / 63.0f));
 			}
 		} else if (type == ORC_KT_Q6_K) {
 			for (int64_t b = 0; b < row_len / 256; b++)
@@ -261,49 +246,20 @@ void ct_dequant_row(int type, const void *rowv, int64_t n, double *y)
 			}
 		}
 		break;
-	case ORC_KT_Q4_1:        /* ggml's dequantize_row_q4_1 */
-		for (int64_t b = 0; b < n / 32; b++) {
-			const uint8_t *p = row + 20 * b;
-			double d = ct_h2f(get16(p)), m = ct_h2f(get16(p + 2));
-			for (int j = 0; j < 16; j++) {
-				y[32 * b + j] = (p[4 + j] & 0xF) * d + m;
-				y[32 * b + j + 16] = (p[4 + j] >> 4) * d + m;
-			}
-		}
-		break;
-	case ORC_KT_Q5_0:        /* ggml's dequantize_row_q5_0 and _q5_1 */
-	case ORC_KT_Q5_1:
-		for (int64_t b = 0; b < n / 32; b++) {
-			const bool q51 = type == ORC_KT_Q5_1;
-			const uint8_t *p = row + (q51 ? 24 : 22) * b, *qhp = p + (q51 ? 4 : 2), *qs = qhp + 4;
-			double d = ct_h2f(get16(p)), m = q51 ? ct_h2f(get16(p + 2)) : 0.0;
-			uint32_t qh = (uint32_t)qhp[0] | (uint32_t)qhp[1] << 8 | (uint32_t)qhp[2] << 16 |
-				      (uint32_t)qhp[3] << 24;
-			for (int j = 0; j < 16; j++) {
-				int xh0 = ((qh >> j) << 4) & 0x10, xh1 = (qh >> (j + 12)) & 0x10;
-				int x0 = (qs[j] & 0x0F) | xh0, x1 = (qs[j] >> 4) | xh1;
-				y[32 * b + j] = q51 ? x0 * d + m : (x0 - 16) * d;
-				y[32 * b + j + 16] = q51 ? x1 * d + m : (x1 - 16) * d;
-			}
-		}
-		break;
-	case ORC_KT_Q4_K:        /* ggml's dequantize_row_q4_K and _q5_K */
-	case ORC_KT_Q5_K:
+	case ORC_KT_Q4_K:
 		for (int64_t b = 0; b < n / 256; b++) {
-			const bool q5 = type == ORC_KT_Q5_K;
-			const uint8_t *p = row + (q5 ? 176 : 144) * b, *qh = p + 16, *ql = p + (q5 ? 48 : 16);
+			const uint8_t *p = row + 144 * b, *q = p + 16;
 			double d = ct_h2f(get16(p)), dmin = ct_h2f(get16(p + 2));
 			double *o = y + 256 * b;
-			unsigned u1 = 1, u2 = 2;
-			for (int j = 0, is = 0; j < 256; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+			for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
 				int sc, m;
 				q4k_scale_min(is, p + 4, &sc, &m);
 				double d1 = d * sc, m1 = dmin * m;
 				q4k_scale_min(is + 1, p + 4, &sc, &m);
 				double d2 = d * sc, m2 = dmin * m;
 				for (int l = 0; l < 32; l++) {
-					o[j + l] = d1 * ((ql[l] & 0xF) + (q5 && (qh[l] & u1) ? 16 : 0)) - m1;
-					o[j + l + 32] = d2 * ((ql[l] >> 4) + (q5 && (qh[l] & u2) ? 16 : 0)) - m2;
+					o[j + l] = d1 * (q[l] & 0xF) - m1;
+					o[j + l + 32] = d2 * (q[l] >> 4) - m2;
 				}
 			}
 		}
