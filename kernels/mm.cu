@@ -613,7 +613,11 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
  * slice slots of its warp, S - 1 rounds ahead, across items: no register
  * holds weights in flight, and no barrier guards the ring, since a lane
  * reads only what it copied. So the loads of the next items overlap this
- * one's products and fold, and the bits are those of the other kernels. */
+ * one's products and fold, and the bits are those of the other kernels.
+ * 8 warps and 2 slots: 64 KB of ring a block (one 16-row tile a warp), 3
+ * blocks a multiprocessor. These products are bound by the latency of each
+ * unit's chain, not by bandwidth: 4 warps with 2 to 4 slots were slower
+ * than the one-block kernels everywhere (bench_kernels, H100). */
 template <int MT, int NT>
 struct mm_st_dim {
 	static constexpr int warps = 8;
@@ -1200,8 +1204,14 @@ static bool mm_split_launch(const mm_p &p, int nt, cudaStream_t s)
 /* A product on k_mm_stream, where that pays: F16 weights with at least
  * as many units (times column groups) as the device has multiprocessors,
  * so that every one streams (fewer go to the clusters, or to the one-block
- * kernels' wider blocks), and one column group when a norm is still to be
- * applied. False: use another kernel. */
+ * kernels' wider blocks), one 16-row tile a warp (SwiGLU's pairs of tiles
+ * need a 128 KB ring, one block a multiprocessor, and were slower:
+ * Qwen2.5's gate/up 15.9 against 16.6 us at one column, Phi-3's 73.5
+ * against 86.0 at 8), and one column group when a norm is still to be
+ * applied. Measured on an H100 (us a launch, one-block against streamed):
+ * Qwen2.5's output head 150.9 against 125.6 at one column, Phi-3-mini's
+ * 134.4 against 104.6, its QKV 47.2 against 39.3. False: use another
+ * kernel. */
 template <int T, int MT>
 static bool mm_stream_launch(const mm_p &p, int nt, cudaStream_t s)
 {
