@@ -164,6 +164,7 @@ size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
  * kernels, each where it pays: ORC_K_MM_SPLIT spreads a unit's K over a
  * cluster of blocks (sm_90 and later), ORC_K_MM_STREAM streams F16 weights
  * of products without SwiGLU through shared memory (sm_80 and later), and
+ * (ORC_K_MM_STREAM_LONG: also those of K beyond 1,024), and
  * ORC_K_MM_PREP prepares x in scratch (orc_k_gemv.ws) once for products of
  * 9 or more columns without a norm too (with one, always). 0 keeps every
  * product on one block per unit of 16 rows, preparing x only for a norm.
@@ -172,6 +173,8 @@ size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
 #define ORC_K_MM_SPLIT 1u
 #define ORC_K_MM_STREAM 2u
 #define ORC_K_MM_PREP 4u      /* prepare x in scratch also without a norm */
+#define ORC_K_MM_STREAM_LONG 8u  /* stream also K of more than one round (8 slices);
+                                  * not in the default until its test has run on a GPU */
 #define ORC_K_MM_DEFAULT (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP)
 void orc_k_mm_set_kernels(unsigned mask);
 /* Each output element is reduced in one fixed order that depends on K and

@@ -28,8 +28,8 @@
  * caller lends scratch; products with fewer units than the device has
  * multiprocessors spread each unit's slices over a cluster of blocks
  * instead (k_mm_split), and F16 products (without SwiGLU) with at least as
- * many stream their weights through shared memory with cp.async, several
- * rounds ahead (k_mm_stream). Beyond, the prefill kernel runs all slices of a
+ * many stream their weights through shared memory with cp.async, a round
+ * ahead, across units (k_mm_stream). Beyond, the prefill kernel runs all slices of a
  * tile in one warp, its activations staged in shared memory. All fold
  * alike. */
 #include <atomic>
@@ -615,7 +615,7 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
  * reads only what it copied. So the loads of the next items overlap this
  * one's products and fold, and the bits are those of the other kernels.
  * 8 warps and 2 slots: 64 KB of ring a block (one 16-row tile a warp), 3
- * blocks a multiprocessor. These products are bound by the latency of each
+ * blocks a multiprocessor up to 16 columns, 2 at 32. These products are bound by the latency of each
  * unit's chain, not by bandwidth: 4 warps with 2 to 4 slots were slower
  * than the one-block kernels everywhere (bench_kernels, H100). */
 template <int MT, int NT>
@@ -1027,13 +1027,17 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 /* ---- launch ---- */
 
 /* What the device answers, asked once by ask() into cached (initially -1;
- * any thread may be first, and all get the same answer). */
+ * any thread may be first, and all get the same answer). A query that
+ * fails answers 0, and its error is cleared, so that the launch after it
+ * (on another kernel) does not report it. */
 template <typename F>
 static int mm_once(std::atomic<int> &cached, F ask)
 {
 	int v = cached.load(std::memory_order_relaxed);
 	if (v < 0) {
 		v = ask();
+		if (v == 0)
+			(void)cudaGetLastError();
 		cached.store(v, std::memory_order_relaxed);
 	}
 	return v;
@@ -1129,7 +1133,8 @@ static std::atomic<unsigned> mm_kernels{ORC_K_MM_DEFAULT};
 
 extern "C" void orc_k_mm_set_kernels(unsigned mask)
 {
-	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP), std::memory_order_relaxed);
+	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_STREAM_LONG),
+			 std::memory_order_relaxed);
 }
 
 /* Clusters of C blocks of k_mm_split<T, MT, NT, WARPS> that the device
@@ -1207,16 +1212,19 @@ static bool mm_split_launch(const mm_p &p, int nt, cudaStream_t s)
  * kernels' wider blocks), one 16-row tile a warp (SwiGLU's pairs of tiles
  * need a 128 KB ring, one block a multiprocessor, and were slower:
  * Qwen2.5's gate/up 15.9 against 16.6 us at one column, Phi-3's 73.5
- * against 86.0 at 8), and one column group when a norm is still to be
- * applied. Measured on an H100 (us a launch, one-block against streamed):
+ * against 86.0 at 8), one column group when a norm is still to be
+ * applied, and for now K of one round (up to 8 slices) unless
+ * ORC_K_MM_STREAM_LONG: several rounds a unit were measured (Phi-3) but
+ * their bits not yet compared on a GPU (check_cuda_kernels does). Measured on an H100 (us a launch, one-block against streamed):
  * Qwen2.5's output head 150.9 against 125.6 at one column, Phi-3-mini's
  * 134.4 against 104.6, its QKV 47.2 against 39.3. False: use another
  * kernel. */
 template <int T, int MT>
 static bool mm_stream_launch(const mm_p &p, int nt, cudaStream_t s)
 {
-	if (T != ORC_KT_F16 || MT != 1 || !(mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_STREAM) ||
-	    (p.norm_w && p.n_groups > 1))
+	const unsigned mask = mm_kernels.load(std::memory_order_relaxed);
+	if (T != ORC_KT_F16 || MT != 1 || !(mask & ORC_K_MM_STREAM) || (p.norm_w && p.n_groups > 1) ||
+	    (p.n_sl > mm_st_dim<1, 1>::warps && !(mask & ORC_K_MM_STREAM_LONG)))
 		return false;
 	const int sms = mm_device_sms();
 	if (sms == 0 || p.n_units * p.n_groups < sms)

@@ -424,20 +424,25 @@ END_TEST
  * a batch (with scratch) still equals the same column computed alone, bit
  * for bit, and the same column from the one-block kernels (which prepare x
  * only for a norm), for one slice of K and several (17: clusters of 3, for
- * fewer units), plain (F16: the streaming kernel) and with the norm and
- * SwiGLU's two rows per output. */
+ * fewer units; 9 and 7: two rounds and one of the streaming kernel, for
+ * more), plain (F16: the streaming kernel) with and without the norm, and
+ * SwiGLU's two rows per output with it. Streaming over several rounds is
+ * compared too (ORC_K_MM_STREAM_LONG), though not yet on by default. */
 START_TEST(test_gemv_many_units)
 {
 	ct_seed(16);
 	const int types[] = {ORC_KT_F16, ORC_KT_Q8_0};
-	const int Ks[] = {96, 864, 2080};
+	const int Ks[] = {96, 864, 1056, 2080};
+	orc_k_mm_set_kernels(ORC_K_MM_DEFAULT | ORC_K_MM_STREAM_LONG);
 	for (int ti = 0; ti < 2; ti++)
-		for (int ki = 0; ki < 3; ki++)
-			for (int act = 0; act < 3; act += 2) {
+		for (int ki = 0; ki < 4; ki++)
+			for (int v = 0; v < 3; v++) {
 				/* K = 2080: 94 units, under the multiprocessors of any
 				 * sm_90 device, so the clustered kernel serves them, and
 				 * more than its clusters, so that they loop */
-				const int type = types[ti], K = Ks[ki], N = K == 2080 ? 1500 : 9000, maxc = 40;
+				const int act = v == 2 ? ORC_K_ACT_SWIGLU : ORC_K_ACT_NONE;
+				const int type = types[ti], K = Ks[ki], maxc = 40;
+				const int N = K == 2080 ? 1500 : K == 1056 ? 4500 : 9000;
 				const int n_out = act == ORC_K_ACT_SWIGLU ? N / 2 : N;
 				struct gemv_fix f;
 				gemv_fix_new(&f, type, N, K, maxc);
@@ -445,11 +450,11 @@ START_TEST(test_gemv_many_units)
 				const int sizes[] = {1, 9, 17, 32, 40};
 				for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 					const int n = sizes[si];
-					/* SwiGLU with the norm, the plain product without
-					 * (so that both ways of preparing x are compared) */
+					/* the plain product without the norm compares both
+					 * ways of preparing x */
 					struct orc_k_gemv a = {.w = f.d_w, .wtype = type, .K = K, .N = N, .x = d_x,
 							       .ldx = K, .ncols = n, .y = d_y, .ldy = N,
-							       .norm_w = act == ORC_K_ACT_SWIGLU ? f.d_nw : NULL,
+							       .norm_w = v > 0 ? f.d_nw : NULL,
 							       .norm_eps = 1e-6f, .act = act};
 					a.ws_bytes = orc_k_mm_ws_bytes(type, K, n);
 					a.ws = a.ws_bytes ? ct_alloc(a.ws_bytes) : NULL;
@@ -459,14 +464,14 @@ START_TEST(test_gemv_many_units)
 					 * and the streaming ones */
 					orc_k_mm_set_kernels(0);
 					CT_OK(orc_k_gemv(&a, 0));
-					orc_k_mm_set_kernels(ORC_K_MM_DEFAULT);
+					orc_k_mm_set_kernels(ORC_K_MM_DEFAULT | ORC_K_MM_STREAM_LONG);
 					float *one = malloc((size_t)n * N * 4);
 					ct_get(one, d_y, (size_t)n * N * 4);
 					for (int j = 0; j < n; j++)
 						ck_assert_msg(memcmp(one + (size_t)j * N, batch + (size_t)j * N,
 								     (size_t)n_out * 4) == 0,
-							      "type %d K %d act %d: column %d of %d differs on one block",
-							      type, K, act, j, n);
+							      "type %d K %d variant %d: column %d of %d differs on one block",
+							      type, K, v, j, n);
 					free(one);
 					for (int j = 0; j < n; j += (n > 9 ? 7 : 1)) {
 						struct orc_k_gemv b = a;
@@ -477,13 +482,14 @@ START_TEST(test_gemv_many_units)
 						CT_OK(orc_k_gemv(&b, 0));
 						ct_get(alone, d_y, (size_t)N * 4);
 						ck_assert_msg(memcmp(alone, batch + (size_t)j * N, (size_t)n_out * 4) == 0,
-							      "type %d K %d act %d: column %d of %d differs from alone",
-							      type, K, act, j, n);
+							      "type %d K %d variant %d: column %d of %d differs from alone",
+							      type, K, v, j, n);
 					}
 					ct_free(a.ws);
 				}
 				gemv_fix_free(&f);
 			}
+	orc_k_mm_set_kernels(ORC_K_MM_DEFAULT);
 }
 END_TEST
 

@@ -261,9 +261,6 @@ static int alloc_kv(struct orc_graph *g, struct orc_err *err)
 	const uint64_t one = rows * orc_type_row_bytes(kt, g->n_kv_dim);
 	int rc;
 
-	if (g->o.kv_f16 && !g->be->ops->kv_f16)
-		return orc_err_set(err, -EINVAL, "a KV cache in f16: the %s backend keeps it in %s only",
-				   g->be->ops->name, orc_type_name(g->be->ops->kv_type));
 	if (kt != ORC_TYPE_F32 && kt != ORC_TYPE_F16)
 		return orc_err_set(err, -EINVAL, "backend %s: KV cache type %s", g->be->ops->name,
 				   orc_type_name(kt));
@@ -347,9 +344,14 @@ void orc_graph_free(struct orc_graph *g)
 int orc_graph_new(struct orc_backend *be, const struct orc_gguf *gg, const struct orc_model_desc *d,
 		  const struct orc_graph_opts *o, struct orc_graph **ret, struct orc_err *err)
 {
-	struct orc_graph *g = calloc(1, sizeof(*g));
+	struct orc_graph *g;
 	int rc;
 
+	/* before anything is uploaded */
+	if (o->kv_f16 && !be->ops->kv_f16)
+		return orc_err_set(err, -EINVAL, "a KV cache in f16: the %s backend keeps it in %s only",
+				   be->ops->name, orc_type_name(be->ops->kv_type));
+	g = calloc(1, sizeof(*g));
 	if (!g)
 		return orc_err_set(err, -ENOMEM, "out of memory");
 	g->be = be;

@@ -232,13 +232,15 @@ int main(int argc, char **argv)
 	uint32_t steps = 128, batch = 32;
 	double tol = 1e-2;
 	bool decode_only = false;
+	unsigned mask;
+	char junk;
 	int c, rc;
 
 	while ((c = getopt(argc, argv, "n:b:r:t:c:s:k:dLH")) != -1) {
 		if (c == 'H')
 			mo.kv_f16 = true;
-		else if (c == 'k' && optarg[0] >= '0' && optarg[0] <= '7' && optarg[1] == '\0')
-			orc_k_mm_set_kernels((unsigned)(optarg[0] - '0'));
+		else if (c == 'k' && sscanf(optarg, "%u%c", &mask, &junk) == 1 && mask < 16)
+			orc_k_mm_set_kernels(mask);
 		else if (c == 'd')
 			decode_only = true;
 		else if (c == 'L')
