@@ -277,6 +277,14 @@ static int set_backend(struct orc_conf *c, const char *v)
 	return 0;
 }
 
+static int set_kv_cache_type(struct orc_conf *c, const char *v)
+{
+	if (strcmp(v, "f32") != 0 && strcmp(v, "f16") != 0)
+		return -EINVAL;
+	c->kv_f16 = strcmp(v, "f16") == 0;
+	return 0;
+}
+
 static int parse_bool(const char *v, bool *ret)
 {
 	static const char *yes[] = { "yes", "true", "on", "1" }, *no[] = { "no", "false", "off", "0" };
@@ -410,11 +418,8 @@ int orc_conf_set(struct orc_conf *c, const char *key, const char *v, struct orc_
 			r = -ERANGE;
 	} else if (strcmp(key, "prefix_cache") == 0)
 		r = parse_bool(v, &c->prefix_cache);
-	else if (strcmp(key, "kv_cache_type") == 0) {
-		r = strcmp(v, "f16") == 0 || strcmp(v, "f32") == 0 ? 0 : -EINVAL;
-		if (r == 0)
-			c->kv_f16 = strcmp(v, "f16") == 0;
-	}
+	else if (strcmp(key, "kv_cache_type") == 0)
+		r = set_kv_cache_type(c, v);
 	else if (strcmp(key, "log_level") == 0)
 		r = set_log_level(c, v);
 	else
