@@ -290,6 +290,9 @@ static void find_device(struct orc_server *s)
 	log_info("device: %s%s%s, %" PRIu64 " MiB of %s, %" PRIu64 " MiB free", d->backend,
 		 *d->name ? ", " : "", d->name, d->mem_total >> 20, d->gpu ? "memory" : "RAM",
 		 d->mem_free >> 20);
+	if (s->conf.kv_f16 && !d->gpu)
+		log_warnx("kv_cache_type = f16: the %s backend keeps its KV cache in f32 only, so models "
+			  "will fail to load until kv_cache_type = f32", d->backend);
 }
 
 static int start(struct orc_server *s, int sigfd)
