@@ -1,6 +1,7 @@
 /* bench_cuda.c -- the engine on the CUDA backend: prefill tokens/s at 512,
  * time to first token for a 10-token prompt, decode tokens/s for one
- * sequence and aggregate decode tokens/s for B sequences at once (greedy:
+ * sequence and aggregate decode tokens/s for B sequences at once (the
+ * median of 5 runs of fresh sequences, with the spread; greedy:
  * the engine's argmax on the device, as orcd does for greedy requests; with
  * -L, every logit to the host and the argmax there), with the decode
  * product kernels that -k allows (orc_k_mm_set_kernels' mask;
@@ -70,7 +71,10 @@ static double prompt_time(struct orc_model *m, struct orc_seq *s, const int32_t 
 
 /* B sequences, each after a prompt of 16 tokens, decode `steps` tokens
  * together (one token per sequence per evaluation). Tokens/s over all. */
-static double decode_batch(struct orc_model *m, uint32_t B, uint32_t steps, const int32_t *ids)
+/* One timed run: B fresh sequences, a 16-token prompt each, three warm-up
+ * steps (graphs captured), then `steps` timed steps; tokens/s, or -1.
+ * *t_host gets the seconds a step spent in the host's loop. */
+static double decode_run(struct orc_model *m, uint32_t B, uint32_t steps, const int32_t *ids, double *t_host)
 {
 	const uint32_t nv = orc_model_n_vocab(m);
 	struct orc_seq **s = calloc(B, sizeof(*s));
@@ -78,8 +82,9 @@ static double decode_batch(struct orc_model *m, uint32_t B, uint32_t steps, cons
 	int32_t *next = calloc(B, sizeof(int32_t));
 	float *logits = malloc(sizeof(float) * nv * B);
 	struct orc_err err = { 0 };
-	double rate = -1, t0 = 0, t_host = 0;
+	double rate = -1, t0 = 0;
 
+	*t_host = 0;
 	for (uint32_t i = 0; i < B; i++)
 		if (orc_seq_new(m, &s[i], &err) < 0) {
 			fprintf(stderr, "bench_cuda: %s\n", orc_err_msg(&err));
@@ -93,7 +98,7 @@ static double decode_batch(struct orc_model *m, uint32_t B, uint32_t steps, cons
 		goto out;
 	for (uint32_t k = 0; k < steps + 3; k++) {
 		if (k == 3)
-			t0 = now_s();     /* three warm-up steps: graphs captured */
+			t0 = now_s();
 		double th = now_s();
 		for (uint32_t i = 0; i < B; i++) {
 			if (host_logits)
@@ -104,13 +109,12 @@ static double decode_batch(struct orc_model *m, uint32_t B, uint32_t steps, cons
 			it[i].n = 1;
 		}
 		if (k >= 3)
-			t_host += now_s() - th;
+			*t_host += now_s() - th;
 		if (eval(m, it, B) < 0)
 			goto out;
 	}
 	rate = (double)B * steps / (now_s() - t0);
-	printf("                 (%.1f us a step in the host's loop, %.1f us in orc_model_eval)\n",
-	       t_host / steps * 1e6, ((now_s() - t0) - t_host) / steps * 1e6);
+	*t_host /= steps;
 out:
 	for (uint32_t i = 0; i < B; i++)
 		orc_seq_free(s[i]);
@@ -119,6 +123,26 @@ out:
 	free(next);
 	free(logits);
 	return rate;
+}
+
+#define DECODE_RUNS 5
+
+/* The median of DECODE_RUNS runs (the first run of a process is often a
+ * few percent slower than the rest); -1 if one fails. */
+static double decode_batch(struct orc_model *m, uint32_t B, uint32_t steps, const int32_t *ids)
+{
+	double rate[DECODE_RUNS], host[DECODE_RUNS];
+
+	for (int r = 0; r < DECODE_RUNS; r++)
+		if ((rate[r] = decode_run(m, B, steps, ids, &host[r])) < 0)
+			return -1;
+	qsort(rate, DECODE_RUNS, sizeof(double), cmp_d);
+	qsort(host, DECODE_RUNS, sizeof(double), cmp_d);
+	const double med = rate[DECODE_RUNS / 2], step = B / med;
+	printf("                 (runs %.1f .. %.1f tokens/s; a step: %.1f us in the host's loop, %.1f us in "
+	       "orc_model_eval)\n", rate[0], rate[DECODE_RUNS - 1], host[DECODE_RUNS / 2] * 1e6,
+	       (step - host[DECODE_RUNS / 2]) * 1e6);
+	return med;
 }
 
 static int bench(struct orc_model *m, uint32_t steps, uint32_t batch, bool decode_only)
@@ -150,9 +174,11 @@ static int bench(struct orc_model *m, uint32_t steps, uint32_t batch, bool decod
 	}
 	orc_seq_free(s);
 	double d1 = decode_batch(m, 1, steps, ids);
-	printf("decode batch 1   %.1f tokens/s (%u steps after 16 prompt tokens)\n", d1, steps);
+	printf("decode batch 1   %.1f tokens/s (%u steps after 16 prompt tokens, median of %d runs)\n", d1, steps,
+	       DECODE_RUNS);
 	double dB = decode_batch(m, batch, steps, ids);
-	printf("decode batch %-3u %.1f tokens/s aggregate (%.1f per sequence)\n", batch, dB, dB / batch);
+	printf("decode batch %-3u %.1f tokens/s aggregate (%.1f per sequence, median of %d runs)\n", batch, dB,
+	       dB / batch, DECODE_RUNS);
 	free(logits);
 	return p512 > 0 && ttft > 0 && d1 > 0 && dB > 0 ? 0 : 1;
 }
