@@ -615,9 +615,10 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
  * reads only what it copied. So the loads of the next items overlap this
  * one's products and fold, and the bits are those of the other kernels.
  * 8 warps and 2 slots: 64 KB of ring a block (one 16-row tile a warp), 3
- * blocks a multiprocessor up to 16 columns, 2 at 32. These products are bound by the latency of each
- * unit's chain, not by bandwidth: 4 warps with 2 to 4 slots were slower
- * than the one-block kernels everywhere (bench_kernels, H100). */
+ * blocks a multiprocessor up to 16 columns, 2 at 32. These products are
+ * bound by the latency of each unit's chain, not by bandwidth: 4 warps
+ * with 2 to 4 slots were slower than the one-block kernels everywhere
+ * (bench_kernels, H100). Which products stream: mm_stream_launch. */
 template <int MT, int NT>
 struct mm_st_dim {
 	static constexpr int warps = 8;
