@@ -8,7 +8,8 @@ FUZZ_TOK_SRCS = \
 	$(srcdir)/daemon/engine/tok_special.c $(srcdir)/daemon/engine/tok_pretok.c \
 	$(srcdir)/daemon/engine/tok_bpe.c $(srcdir)/daemon/engine/tok_spm.c \
 	$(srcdir)/daemon/engine/tok_utf8.c $(srcdir)/daemon/engine/detok.c \
-	$(srcdir)/daemon/engine/gguf.c $(srcdir)/daemon/engine/gguf_get.c $(srcdir)/daemon/engine/quant.c \
+	$(srcdir)/daemon/engine/gguf.c $(srcdir)/daemon/engine/gguf_file.c $(srcdir)/daemon/engine/gguf_get.c \
+	$(srcdir)/daemon/engine/quant.c \
 	$(srcdir)/common/error.c
 EXTRA_DIST += tests/fuzz/fuzz_tokenizer.c tests/fuzz/corpus/tokenizer
 CLEANFILES += tests/fuzz/fuzz_tokenizer
