@@ -31,60 +31,55 @@ static const struct orc_tensor *opt(const struct cu_rec *r, int i)
 
 /* ---- recording ---- */
 
+/* Record r (its kind and arguments) with views t0 .. t3 (NULL: absent) as
+ * its tensors 0 .. 3. */
+static void record(struct orc_backend *be, struct cu_rec r, const struct orc_tensor *t0,
+		   const struct orc_tensor *t1, const struct orc_tensor *t2, const struct orc_tensor *t3)
+{
+	put(&r, 0, t0), put(&r, 1, t1), put(&r, 2, t2), put(&r, 3, t3);
+	cu_submit(cu_ctx(be), &r);
+}
+
 void cu_op_get_rows(struct orc_backend *be, const struct orc_tensor *table, const struct orc_tensor *ids,
 		    const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_GET_ROWS };
-	put(&r, 0, table), put(&r, 1, ids), put(&r, 2, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_GET_ROWS }, table, ids, out, NULL);
 }
 
 void cu_op_matmul(struct orc_backend *be, const struct orc_tensor *w, const struct orc_tensor *x,
 		  const struct orc_tensor *bias, const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_MATMUL };
-	put(&r, 0, w), put(&r, 1, x), put(&r, 2, bias), put(&r, 3, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_MATMUL }, w, x, bias, out);
 }
 
 void cu_op_add(struct orc_backend *be, const struct orc_tensor *a, const struct orc_tensor *b,
 	       const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_ADD };
-	put(&r, 0, a), put(&r, 1, b), put(&r, 2, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_ADD }, a, b, out, NULL);
 }
 
 void cu_op_rms_norm(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *w, float eps,
 		    const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_RMS, .eps = eps };
-	put(&r, 0, x), put(&r, 1, w), put(&r, 2, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_RMS, .eps = eps }, x, w, out, NULL);
 }
 
 void cu_op_layer_norm(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *w,
 		      const struct orc_tensor *b, float eps, const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_LN, .eps = eps };
-	put(&r, 0, x), put(&r, 1, w), put(&r, 2, b), put(&r, 3, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_LN, .eps = eps }, x, w, b, out);
 }
 
 void cu_op_rope(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *pos,
 		const struct orc_rope_args *a)
 {
-	struct cu_rec r = { .k = CU_ROPE, .rope = *a };
-	put(&r, 0, x), put(&r, 1, pos);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_ROPE, .rope = *a }, x, pos, NULL, NULL);
 }
 
 void cu_op_set_rows(struct orc_backend *be, const struct orc_tensor *src, const struct orc_tensor *idx,
 		    const struct orc_tensor *dst)
 {
-	struct cu_rec r = { .k = CU_SET_ROWS };
-	put(&r, 0, src), put(&r, 1, idx), put(&r, 2, dst);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_SET_ROWS }, src, idx, dst, NULL);
 }
 
 void cu_op_attention(struct orc_backend *be, const struct orc_attn_args *a)
@@ -98,30 +93,22 @@ void cu_op_attention(struct orc_backend *be, const struct orc_attn_args *a)
 void cu_op_swiglu(struct orc_backend *be, const struct orc_tensor *gate, const struct orc_tensor *up,
 		  const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_SWIGLU };
-	put(&r, 0, gate), put(&r, 1, up), put(&r, 2, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_SWIGLU }, gate, up, out, NULL);
 }
 
 void cu_op_gelu(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_GELU };
-	put(&r, 0, x), put(&r, 1, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_GELU }, x, out, NULL, NULL);
 }
 
 void cu_op_softmax(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_SOFTMAX };
-	put(&r, 0, x), put(&r, 1, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_SOFTMAX }, x, out, NULL, NULL);
 }
 
 void cu_op_argmax(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out)
 {
-	struct cu_rec r = { .k = CU_ARGMAX };
-	put(&r, 0, x), put(&r, 1, out);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_ARGMAX }, x, out, NULL, NULL);
 }
 
 void cu_run_argmax(struct cu_ctx *c, const struct cu_rec *r)
@@ -138,9 +125,7 @@ void cu_run_argmax(struct cu_ctx *c, const struct cu_rec *r)
 void cu_op_topk(struct orc_backend *be, const struct orc_tensor *x, const struct orc_tensor *out_logit,
 		const struct orc_tensor *out_id)
 {
-	struct cu_rec r = { .k = CU_TOPK };
-	put(&r, 0, x), put(&r, 1, out_logit), put(&r, 2, out_id);
-	cu_submit(cu_ctx(be), &r);
+	record(be, (struct cu_rec){ .k = CU_TOPK }, x, out_logit, out_id, NULL);
 }
 
 void cu_run_topk(struct cu_ctx *c, const struct cu_rec *r)
