@@ -210,22 +210,15 @@ static int step_end(const struct orc_graph *g, struct orc_err *err)
 	return 0;
 }
 
-/* Does any of the n output rows from o0 want its greedy id? */
-static bool wants_argmax(const struct orc_graph_pass *p, uint32_t o0, uint32_t n)
+/* Does any of the n output rows from o0 want its greedy id (*amax), or
+ * its top-k candidates (*top)? */
+static void wants(const struct orc_graph_pass *p, uint32_t o0, uint32_t n, bool *amax, bool *top)
 {
-	for (uint32_t i = 0; p->out_argmax && i < n; i++)
-		if (p->out_argmax[o0 + i])
-			return true;
-	return false;
-}
-
-/* ... or its top-k candidates? */
-static bool wants_top(const struct orc_graph_pass *p, uint32_t o0, uint32_t n)
-{
-	for (uint32_t i = 0; p->out_top && i < n; i++)
-		if (p->out_top[o0 + i])
-			return true;
-	return false;
+	*amax = *top = false;
+	for (uint32_t i = 0; i < n; i++) {
+		*amax = *amax || (p->out_argmax && p->out_argmax[o0 + i]);
+		*top = *top || (p->out_top && p->out_top[o0 + i]);
+	}
 }
 
 /* The candidates of the n rows (two copies for all of them) into the
@@ -293,7 +286,8 @@ int orc_graph_eval(struct orc_graph *g, const struct orc_graph_pass *p, struct o
 		return rc;
 	for (uint32_t o0 = 0; o0 < p->n_out; o0 += g->n_out_grp) {
 		uint32_t n = p->n_out - o0 < g->n_out_grp ? p->n_out - o0 : g->n_out_grp;
-		const bool amax = wants_argmax(p, o0, n), top = wants_top(p, o0, n);
+		bool amax, top;
+		wants(p, o0, n, &amax, &top);
 		step_begin(g, p->n_tok, p->n_seq, n,
 			   (1 + o0 / g->n_out_grp) | (amax ? ORC_STEP_ARGMAX : 0) | (top ? ORC_STEP_TOPK : 0));
 		forward_output(g, &v, o0, n, amax, top);
