@@ -158,7 +158,8 @@ struct orc_k_gemv {
 	int *flag;                 /* ORC_K_F16_RANGE is ORed in here, or NULL */
 };
 /* Scratch a product of ncols columns of K of weight type wtype can use (see
- * orc_k_gemv.ws); 0 when it uses none. */
+ * orc_k_gemv.ws); 0 when it uses none, as for more than ORC_K_MM_WS_COLS. */
+#define ORC_K_MM_WS_COLS 128
 size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
 /* What the tensor-core decode products may use besides the one-block
  * kernels, each where it pays: ORC_K_MM_SPLIT spreads a unit's K over a

@@ -41,7 +41,7 @@
 #define MM_SLICE_CH 4       /* chunks per slice */
 #define MM_THREADS 128      /* the prefill kernel */
 #define MM_DEC_WARPS 8      /* the decode kernel (16 for one plain tile of 8 columns) */
-#define MM_DEC_COLS 128     /* up to this many columns: the decode kernel */
+#define MM_DEC_COLS ORC_K_MM_WS_COLS     /* up to this many columns: the decode kernel */
 
 struct mm_seg {
 	const uint8_t *w, *w2;  /* w2: SwiGLU's up rows, or NULL */

@@ -198,9 +198,16 @@ static bool matmul_ok(struct cu_ctx *c, const struct cu_rec *r)
 
 /* Scratch for the tensor-core products' prepared activations (kernels.h,
  * orc_k_gemv.ws): grown outside captures only (a captured step keeps the
- * pointer); without it the products take the same bits, only slower. */
-static void mm_ws(struct cu_ctx *c, size_t need)
+ * pointer); without it the products take the same bits, only slower.
+ * Growing drops every captured step, so it grows at once to the most a
+ * product of this K can use (ORC_K_MM_WS_COLS columns: half a megabyte a
+ * thousand of K), not a column at a time as batches grow. */
+static void mm_ws(struct cu_ctx *c, int wtype, int K, int ncols)
 {
+	size_t need = orc_k_mm_ws_bytes(wtype, K, ncols);
+
+	if (need > 0)
+		need = orc_k_mm_ws_bytes(wtype, K, ORC_K_MM_WS_COLS);
 	/* a failed allocation is not fatal: the products run without it */
 	if (need > c->mm_ws_bytes && c->mode == CU_DIRECT)
 		cu_scratch_realloc(c, &c->mm_ws, &c->mm_ws_bytes, need);
@@ -223,7 +230,7 @@ void cu_run_matmul(struct cu_ctx *c, const struct cu_rec *const *g, size_t n)
 			.w2 = has(r, 4) ? cu_ptr(&r->t[4]) : NULL, .bias2 = has(r, 5) ? cu_ptr(&r->t[5]) : NULL,
 			.accumulate = r->accumulate };
 	}
-	mm_ws(c, orc_k_mm_ws_bytes(a[0].wtype, a[0].K, a[0].ncols));
+	mm_ws(c, a[0].wtype, a[0].K, a[0].ncols);
 	for (size_t i = 0; i < n; i++)
 		a[i].ws = c->mm_ws, a[i].ws_bytes = c->mm_ws_bytes, a[i].flag = c->dflag;
 	cu_launch(c, orc_k_gemv_multi(a, (int)n, c->stream), "matmul");
