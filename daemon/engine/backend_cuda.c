@@ -137,6 +137,19 @@ static int graph_slot(struct cu_ctx *c, const struct orc_step_key *key, bool *fo
 	return lru;
 }
 
+/* A step that runs once per generated token of each of its sequences
+ * (one token and one output row a sequence): its key comes back every
+ * step while the batch keeps its size, so it is worth capturing at once. */
+static bool decode_step(const struct orc_step_key *key)
+{
+	return key->n_tok == key->n_seq && key->n_out == key->n_tok;
+}
+
+/* A step's ops are recorded and launched at step_end (cu_flush). A key
+ * seen for the first time runs directly, except decode steps; the second
+ * time (decode steps the first) it is captured into a graph, which later
+ * steps of that key replay. Steps of more than CU_CAPTURE_TOK tokens
+ * always run directly. */
 static void cu_step_begin(struct orc_backend *be, const struct orc_step_key *key)
 {
 	struct cu_ctx *c = cu_ctx(be);
@@ -156,18 +169,30 @@ static void cu_step_begin(struct orc_backend *be, const struct orc_step_key *key
 		c->cur = i;
 		return;
 	}
-	if (!found) {                       /* first sight: run it directly, remember it */
+	if (!found) {                       /* first sight: remember it */
 		if (c->graphs[i].exec)
 			cudaGraphExecDestroy(c->graphs[i].exec);
 		c->graphs[i] = (struct cu_graph){ .key = *key, .last_use = c->clock, .used = true };
-		return;
+		if (!decode_step(key))
+			return;
 	}
 	if (key->n_tok > CU_CAPTURE_TOK)
 		return;
-	if (!CU_OK(c, cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal)))
-		return;
-	c->mode = CU_CAPTURE;
+	c->mode = CU_CAPTURE;               /* the capture begins at step_end */
 	c->cur = i;
+}
+
+/* Begin the capture of the recorded step: its scratch sized first (it
+ * cannot grow inside a capture). False: run it directly instead. */
+static bool capture_begin(struct cu_ctx *c)
+{
+	c->mode = CU_DIRECT;
+	cu_reserve(c);
+	if (c->err.code != 0 ||
+	    !CU_OK(c, cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal)))
+		return false;
+	c->mode = CU_CAPTURE;
+	return true;
 }
 
 static int cu_step_end(struct orc_backend *be, struct orc_err *err)
@@ -177,6 +202,8 @@ static int cu_step_end(struct orc_backend *be, struct orc_err *err)
 	int i = c->cur;
 
 	c->in_step = false;
+	if (mode == CU_CAPTURE && !capture_begin(c))
+		mode = CU_DIRECT;
 	if (mode != CU_REPLAY)
 		cu_flush(c);          /* fuse and launch (into the capture, if one runs) */
 	c->mode = CU_DIRECT;

@@ -164,6 +164,9 @@ void cu_staging_free(struct cu_ctx *c);
 void cu_submit(struct cu_ctx *c, const struct cu_rec *r);
 /* Fuse the recorded step and launch it; clears the record. */
 void cu_flush(struct cu_ctx *c);
+/* Size the scratch the recorded step's ops will use (outside a capture),
+ * so that it can be captured: kernels may not allocate inside one. */
+void cu_reserve(struct cu_ctx *c);
 /* Launch records[i] (and the rest of its group); returns how many it used. */
 size_t cu_run(struct cu_ctx *c, const struct cu_rec *recs, size_t i, size_t n);
 

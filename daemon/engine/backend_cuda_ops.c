@@ -366,7 +366,7 @@ static bool attn_ws(struct cu_ctx *c, int n_head, int hd, int max_keys)
 	if (c->attn_ws && c->ws_heads >= n_head && c->ws_hd >= hd && c->ws_keys >= max_keys)
 		return true;
 	if (c->mode != CU_DIRECT)
-		return cu_fail(c, -EINVAL, "attention: decode scratch must grow inside a captured step");
+		return cu_fail(c, -EINVAL, "attention: decode scratch cannot grow inside a captured step");
 	if (n_head < c->ws_heads)
 		n_head = c->ws_heads;
 	if (hd < c->ws_hd)
@@ -404,20 +404,29 @@ static bool attn_shapes(struct cu_ctx *c, const struct cu_rec *r)
 	       cu_check(c, "attention", "block_table", &r->t[5], ORC_TYPE_I32, 0, 0);
 }
 
+/* The checked shapes of an attention record and the keys its block table
+ * spans (the decode grid's bound). */
+static bool attn_keys(struct cu_ctx *c, const struct cu_rec *r, uint64_t *max_keys)
+{
+	const struct orc_attn_args *a = &r->attn;
+
+	if (!attn_shapes(c, r))
+		return false;
+	*max_keys = (uint64_t)r->t[5].ne0 * a->block_size;
+	if (*max_keys > ORC_CTX_MAX + (uint64_t)a->block_size)
+		return cu_fail(c, -E2BIG, "attention: a block table of %u blocks of %u exceeds the context limit",
+			       r->t[5].ne0, a->block_size);
+	return true;
+}
+
 void cu_run_attn(struct cu_ctx *c, const struct cu_rec *r)
 {
 	const struct orc_attn_args *a = &r->attn;
 	struct orc_k_attn k;
 	uint64_t max_keys;
 
-	if (!attn_shapes(c, r))
+	if (!attn_keys(c, r, &max_keys))
 		return;
-	max_keys = (uint64_t)r->t[5].ne0 * a->block_size;
-	if (max_keys > ORC_CTX_MAX + (uint64_t)a->block_size) {
-		cu_fail(c, -E2BIG, "attention: a block table of %u blocks of %u exceeds the context limit", r->t[5].ne0,
-			a->block_size);
-		return;
-	}
 	k = (struct orc_k_attn){
 		.q = cu_ptr(&r->t[0]), .ldq = (int)cu_ld(&r->t[0]), .k = cu_ptr(&r->t[1]), .v = cu_ptr(&r->t[2]),
 		.kv_type = (int)r->t[1].type, .ldkv = cu_ld(&r->t[1]), .n_rows = r->t[1].ne1,
@@ -434,4 +443,19 @@ void cu_run_attn(struct cu_ctx *c, const struct cu_rec *r)
 		return;
 	struct orc_k_attn_ws ws = { .buf = c->attn_ws, .max_tok = CU_DECODE_TOK, .max_keys = c->ws_keys };
 	cu_launch(c, orc_k_attn_decode(&k, &ws, c->stream), "attention");
+}
+
+/* ---- scratch ---- */
+
+void cu_reserve(struct cu_ctx *c)
+{
+	for (size_t i = 0; i < c->n_recs && c->err.code == 0; i++) {
+		const struct cu_rec *r = &c->recs[i];
+		uint64_t max_keys;
+
+		if (r->k == CU_MATMUL && has(r, 0) && has(r, 1))
+			mm_ws(c, (int)r->t[0].type, (int)r->t[0].ne0, (int)r->t[1].ne1);
+		else if (r->k == CU_ATTN && r->t[0].ne1 <= CU_DECODE_TOK && attn_keys(c, r, &max_keys))
+			attn_ws(c, (int)r->attn.n_head, (int)r->attn.head_dim, (int)max_keys);
+	}
 }
