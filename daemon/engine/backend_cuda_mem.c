@@ -117,6 +117,7 @@ cudaError_t cu_scratch_realloc(struct cu_ctx *c, void **p, size_t *size, size_t 
 			return e;
 		cu_graphs_clear(c);   /* captured steps hold the old pointer */
 		cudaFree(*p);
+		c->used[ORC_BUF_SCRATCH] -= *size;
 		*p = NULL;
 		*size = 0;
 	}
@@ -126,6 +127,7 @@ cudaError_t cu_scratch_realloc(struct cu_ctx *c, void **p, size_t *size, size_t 
 		return e;
 	}
 	*size = need;
+	c->used[ORC_BUF_SCRATCH] += need;
 	return cudaSuccess;
 }
 
