@@ -4,6 +4,7 @@
 #ifndef ORC_KCOMMON_CUH
 #define ORC_KCOMMON_CUH
 
+#include <atomic>
 #include <stdint.h>
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -258,6 +259,40 @@ static inline cudaError_t k_launch(void (*kern)(KP...), dim3 grid, dim3 block, s
 				   A... args)
 {
 	return k_launch_cluster(kern, grid, block, smem, stream, 1u, args...);
+}
+
+/* ---- device queries for launch sizes (host) ---- */
+
+/* What the device answers, asked once by ask() into cached (initially -1;
+ * any thread may be first, and all get the same answer). A query that
+ * fails answers 0, and its error is cleared, so that the launch after it
+ * (on another kernel) does not report it. */
+template <typename F>
+static inline int k_once(std::atomic<int> &cached, F ask)
+{
+	int v = cached.load(std::memory_order_relaxed);
+	if (v < 0) {
+		v = ask();
+		if (v == 0)
+			(void)cudaGetLastError();
+		cached.store(v, std::memory_order_relaxed);
+	}
+	return v;
+}
+
+/* The current device's attribute attr, asked once into cached; 0 if unknown. */
+static inline int k_dev_attr(std::atomic<int> &cached, cudaDeviceAttr attr)
+{
+	return k_once(cached, [attr] {
+		int dev = 0, v = 0;
+		return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&v, attr, dev) == cudaSuccess ? v : 0;
+	});
+}
+
+static inline int k_device_sms(void)
+{
+	static std::atomic<int> cached{-1};
+	return k_dev_attr(cached, cudaDevAttrMultiProcessorCount);
 }
 
 /* Launch a kernel templated on the output activation type. */

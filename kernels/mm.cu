@@ -32,8 +32,6 @@
  * ahead, across units (k_mm_stream). Beyond, the prefill kernel runs all slices of a
  * tile in one warp, its activations staged in shared memory. All fold
  * alike. */
-#include <atomic>
-
 #include "kcommon.cuh"
 #include "mm.cuh"
 
@@ -1126,49 +1124,17 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 
 /* ---- launch ---- */
 
-/* What the device answers, asked once by ask() into cached (initially -1;
- * any thread may be first, and all get the same answer). A query that
- * fails answers 0, and its error is cleared, so that the launch after it
- * (on another kernel) does not report it. */
-template <typename F>
-static int mm_once(std::atomic<int> &cached, F ask)
-{
-	int v = cached.load(std::memory_order_relaxed);
-	if (v < 0) {
-		v = ask();
-		if (v == 0)
-			(void)cudaGetLastError();
-		cached.store(v, std::memory_order_relaxed);
-	}
-	return v;
-}
-
-/* The current device's attribute attr, asked once into cached; 0 if unknown. */
-static int mm_dev_attr(std::atomic<int> &cached, cudaDeviceAttr attr)
-{
-	return mm_once(cached, [attr] {
-		int dev = 0, v = 0;
-		return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&v, attr, dev) == cudaSuccess ? v : 0;
-	});
-}
-
-static int mm_device_sms(void)
-{
-	static std::atomic<int> cached{-1};
-	return mm_dev_attr(cached, cudaDevAttrMultiProcessorCount);
-}
-
 static int mm_major(void)   /* compute capability */
 {
 	static std::atomic<int> cached{-1};
-	return mm_dev_attr(cached, cudaDevAttrComputeCapabilityMajor);
+	return k_dev_attr(cached, cudaDevAttrComputeCapabilityMajor);
 }
 
 /* The device's multiprocessors if it launches clusters (compute capability
  * 9 or later); 0 if not or unknown. */
 static int mm_cluster_sms(void)
 {
-	return mm_major() >= 9 ? mm_device_sms() : 0;
+	return mm_major() >= 9 ? k_device_sms() : 0;
 }
 
 /* Blocks of kern (threads each, smem bytes of dynamic shared memory) that
@@ -1179,7 +1145,7 @@ template <typename K>
 static int mm_resident(K kern, int threads, size_t smem)
 {
 	int per_sm = 0;
-	const int sms = mm_device_sms();
+	const int sms = k_device_sms();
 	return sms > 0 && cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, threads, smem) == cudaSuccess
 		? sms * per_sm : 0;
 }
@@ -1188,7 +1154,7 @@ template <int T, int MT, int WARPS>
 static int mm_dec1_resident(void)
 {
 	static std::atomic<int> cached{-1};
-	return mm_once(cached, [] { return mm_resident(k_mm_dec1<T, MT, WARPS>, WARPS * 32, 0); });
+	return k_once(cached, [] { return mm_resident(k_mm_dec1<T, MT, WARPS>, WARPS * 32, 0); });
 }
 
 /* Decode of one column tile: one block per unit, up to what the device
@@ -1221,7 +1187,7 @@ template <int T, int MT>
 static int mm_slices_resident(void)
 {
 	static std::atomic<int> cached{-1};
-	return mm_once(cached, [] { return mm_resident(k_mm_slices<T, MT>, MM_DEC_WARPS * 32, 0); });
+	return k_once(cached, [] { return mm_resident(k_mm_slices<T, MT>, MM_DEC_WARPS * 32, 0); });
 }
 
 /* A product of one column tile on k_mm_slices, where that pays: with fold
@@ -1248,7 +1214,7 @@ template <int MT, int NT>
 static int mm_stream_resident(void)
 {
 	static std::atomic<int> cached{-1};
-	return mm_once(cached, [] {
+	return k_once(cached, [] {
 		const int ring = (int)mm_st_dim<MT, NT>::ring_bytes;
 		return cudaFuncSetAttribute(k_mm_stream<MT, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize, ring) ==
 				cudaSuccess
@@ -1276,7 +1242,7 @@ template <int T, int MT, int NT, int WARPS>
 static int mm_split_resident(int C)
 {
 	static std::atomic<int> cached[9] = {{-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}, {-1}};
-	return mm_once(cached[C], [C] {
+	return k_once(cached[C], [C] {
 		cudaLaunchAttribute at[1];
 		at[0].id = cudaLaunchAttributeClusterDimension;
 		at[0].val.clusterDim.x = (unsigned)C;
@@ -1359,7 +1325,7 @@ static bool mm_stream_launch(const mm_p &p, int nt, cudaStream_t s)
 	if (T != ORC_KT_F16 || MT != 1 || !(mask & ORC_K_MM_STREAM) || (p.norm_w && p.n_groups > 1) ||
 	    (p.n_sl > mm_st_dim<1, 1>::warps && !(mask & ORC_K_MM_STREAM_LONG)))
 		return false;
-	const int sms = mm_device_sms();
+	const int sms = k_device_sms();
 	if (sms == 0 || p.n_units * p.n_groups < sms)
 		return false;
 	if constexpr (MT == 1)
