@@ -32,6 +32,10 @@ extern "C" size_t orc_k_attn_ws_bytes(int max_tok, int n_head, int head_dim, int
 	       ad_align(slots * ch * head_dim * sizeof(float));
 }
 
+/* Block (x, y, z) takes chunks x, x + gridDim.x, ... of token z's keys
+ * for heads 4y .. 4y+3: the grid is sized for the cache's longest context
+ * but holds no more blocks than keep the device busy, so that short
+ * contexts do not launch thousands of blocks that find no keys. */
 template <typename KT, int DL>
 __global__ void __launch_bounds__(AD_THREADS) k_attn_decode(orc_k_attn a, ad_ws ws)
 {
@@ -39,15 +43,15 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_decode(orc_k_attn a, ad_ws 
 	__shared__ float qs[AD_HEADS][DL * 32];
 	__shared__ int last;
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, hd = a.head_dim;
-	const int c = blockIdx.x, t = blockIdx.z, h = blockIdx.y * AD_HEADS + warp;
+	const int t = blockIdx.z, h = blockIdx.y * AD_HEADS + warp;
 	const int p = a.pos[t], sq = a.seq[t];
 	if (p < 0 || sq < 0 || sq >= a.n_seq) {
-		if (a.flag && tid == 0 && c == 0)
+		if (a.flag && tid == 0 && blockIdx.x == 0)
 			atomicOr(a.flag, ORC_K_BAD_INDEX);
 		return;
 	}
 	const int n_keys = p + 1, n_chunks = (n_keys + ORC_K_ATTN_CHUNK - 1) / ORC_K_ATTN_CHUNK;
-	if (c >= n_chunks)
+	if ((int)blockIdx.x >= n_chunks)
 		return;
 	const bool active = h < a.n_head;
 	const int kvh = active ? h / (a.n_head / a.n_kv_head) : 0;
@@ -55,38 +59,42 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_decode(orc_k_attn a, ad_ws 
 		qs[warp][d] = active && d < hd ? a.q[(int64_t)t * a.ldq + h * hd + d] * a.scale : 0.0f;
 	__syncwarp();
 
-	at_state<DL> st;
-	at_reset(st);
 	const int32_t *bt = a.block_table + (int64_t)sq * a.bt_stride;
-	const int t_end = min((c + 1) * AT_TILES_PER_CHUNK, (n_keys + AT_TILE - 1) / AT_TILE);
-	if (active)
-		for (int tile = c * AT_TILES_PER_CHUNK; tile < t_end; tile++)
-			at_tile_global<DL, KT>(a, bt, qs[warp], kvh, tile * AT_TILE,
-					       min(AT_TILE, n_keys - tile * AT_TILE), st);
-	if (n_chunks == 1) {
-		if (active)
-			at_write(st, a.out + (int64_t)t * a.ldo + h * hd, hd);
-		return;
-	}
-
-	/* keep this chunk's state; the last block to arrive folds them all */
 	const int64_t base = ((int64_t)t * a.n_head + h) * ws.stride;
-	if (active) {
-#pragma unroll
-		for (int i = 0; i < DL; i++)
-			if (lane + 32 * i < hd)
-				ws.o[(base + c) * hd + lane + 32 * i] = st.acc[i];
-		if (lane == 0) {
-			ws.ml[(base + c) * 2] = st.m;
-			ws.ml[(base + c) * 2 + 1] = st.l;
-		}
-	}
-	__threadfence();
-	__syncthreads();
 	int *cnt = ws.cnt + (int64_t)t * gridDim.y + blockIdx.y;
-	if (tid == 0)
-		last = atomicAdd(cnt, 1) == n_chunks - 1;
-	__syncthreads();
+	for (int c = (int)blockIdx.x; c < n_chunks; c += (int)gridDim.x) {
+		at_state<DL> st;
+		at_reset(st);
+		const int t_end = min((c + 1) * AT_TILES_PER_CHUNK, (n_keys + AT_TILE - 1) / AT_TILE);
+		if (active)
+			for (int tile = c * AT_TILES_PER_CHUNK; tile < t_end; tile++)
+				at_tile_global<DL, KT>(a, bt, qs[warp], kvh, tile * AT_TILE,
+						       min(AT_TILE, n_keys - tile * AT_TILE), st);
+		if (n_chunks == 1) {
+			if (active)
+				at_write(st, a.out + (int64_t)t * a.ldo + h * hd, hd);
+			return;
+		}
+
+		/* keep this chunk's state; the last chunk to arrive folds them all */
+		if (active) {
+#pragma unroll
+			for (int i = 0; i < DL; i++)
+				if (lane + 32 * i < hd)
+					ws.o[(base + c) * hd + lane + 32 * i] = st.acc[i];
+			if (lane == 0) {
+				ws.ml[(base + c) * 2] = st.m;
+				ws.ml[(base + c) * 2 + 1] = st.l;
+			}
+		}
+		__threadfence();
+		__syncthreads();
+		if (tid == 0)
+			last = atomicAdd(cnt, 1) == n_chunks - 1;
+		__syncthreads();
+		if (last)
+			break;
+	}
 	if (!last)
 		return;
 	__threadfence();
@@ -114,10 +122,19 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_decode(orc_k_attn a, ad_ws 
 		*cnt = 0;
 }
 
+/* Blocks along the chunks: all of them where the device holds that many
+ * (a few tokens), else about 8 blocks a multiprocessor in all. */
+static int ad_grid_x(int chunks, int per_chunk)
+{
+	const int sms = k_device_sms(), want = sms > 0 ? (8 * sms + per_chunk - 1) / per_chunk : chunks;
+	return want < 1 ? 1 : want < chunks ? want : chunks;
+}
+
 template <typename KT, int DL>
 static void ad_launch(const orc_k_attn &a, ad_ws ws, int chunks, cudaStream_t s)
 {
-	dim3 grid(chunks, (a.n_head + AD_HEADS - 1) / AD_HEADS, a.n_tok);
+	const int hg = (a.n_head + AD_HEADS - 1) / AD_HEADS;
+	dim3 grid(ad_grid_x(chunks, hg * a.n_tok), hg, a.n_tok);
 	k_launch(k_attn_decode<KT, DL>, grid, AD_THREADS, 0, s, a, ws);
 }
 
