@@ -155,14 +155,8 @@ struct orc_k_gemv {
 	                            * same bits either way). One product at a time per
 	                            * buffer (stream order). */
 	size_t ws_bytes;
-	void *fold;                /* device scratch of ORC_K_MM_FOLD_BYTES, zeroed once by its
-	                            * owner (products leave it so), or NULL: a tensor-core
-	                            * product of up to 8 columns may give each slice of K
-	                            * a warp of its own and fold the slices there (faster;
-	                            * the same bits). One product at a time per buffer. */
 	int *flag;                 /* ORC_K_F16_RANGE is ORed in here, or NULL */
 };
-#define ORC_K_MM_FOLD_BYTES (8u << 20)
 /* Scratch a product of ncols columns of K of weight type wtype can use (see
  * orc_k_gemv.ws); 0 when it uses none, as for more than ORC_K_MM_WS_COLS. */
 #define ORC_K_MM_WS_COLS 128
@@ -173,9 +167,7 @@ size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
  * of products without SwiGLU through shared memory (sm_80 and later), and
  * (ORC_K_MM_STREAM_LONG: also those of K beyond 1,024), and
  * ORC_K_MM_PREP prepares x in scratch (orc_k_gemv.ws) once for products of
- * 9 or more columns without a norm too (with one, always), and
- * ORC_K_MM_SLICES gives products of up to 8 columns a warp per slice of K,
- * folded in the scratch orc_k_gemv.fold. 0 keeps every
+ * 9 or more columns without a norm too (with one, always). 0 keeps every
  * product on one block per unit of 16 rows, preparing x only for a norm.
  * The results are the same bits either way. For tests and benchmarks; not
  * for use while products run. */
@@ -184,8 +176,7 @@ size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
 #define ORC_K_MM_PREP 4u      /* prepare x in scratch also without a norm */
 #define ORC_K_MM_STREAM_LONG 8u  /* stream also K of more than one round (8 slices);
                                   * not in the default until its test has run on a GPU */
-#define ORC_K_MM_SLICES 16u      /* up to 8 columns, a warp a slice (orc_k_gemv.fold) */
-#define ORC_K_MM_DEFAULT (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_SLICES)
+#define ORC_K_MM_DEFAULT (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP)
 void orc_k_mm_set_kernels(unsigned mask);
 /* Each output element is reduced in one fixed order that depends on K and
  * the weight type only: never on ncols, N or the launch. */

@@ -61,8 +61,6 @@ struct mm_p {
 	int act, accumulate;
 	int n_groups;           /* decode: column groups of 8 * NT */
 	const uint4 *xp;        /* x prepared by k_mm_prep (then norm_w is NULL), or NULL */
-	unsigned *cnt;          /* k_mm_slices' fold scratch: counters, zero between launches */
-	float4 *fold;           /* ... and slice sums; NULL: none lent */
 	int *flag;              /* ORC_K_F16_RANGE, or NULL */
 };
 
@@ -603,103 +601,6 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 	}
 }
 
-/* ---- decode with every slice on a warp of its own ----
- * Products of up to 8 columns (one column tile) whose units are too few to
- * keep the device's memory busy through one block each: work item (unit,
- * slice) goes to warp `item` of the grid (and item + the grid's warps, ...).
- * A warp computes its slice's sum from zero, as mm_slice does, and leaves
- * it in the fold scratch; the last warp of a unit to finish (a counter per
- * unit, which it sets back to zero) folds the unit's slices in order and
- * stores the result, as mm_round_fold and mm_store do. So the bits are
- * those of the other decode kernels, and no barrier stands between a
- * warp's loads and the next: a grid's weights are all in flight from its
- * start. Scratch: the counters (ORC_K_MM_FOLD_UNITS), then a slice's live
- * lanes (lane groups t < (ncols + 1) / 2) per 16-row tile. */
-__device__ __forceinline__ int64_t mm_fold_at(const mm_p &p, int item, int i, int g, int t, int MT)
-{
-	const int tl = (p.ncols + 1) >> 1;
-	return ((int64_t)item * MT + i) * 8 * tl + g * tl + t;
-}
-
-template <int T, int MT>
-__global__ void __launch_bounds__(MM_DEC_WARPS * 32, 2) k_mm_slices(mm_p p)
-{
-	constexpr int WARPS = MM_DEC_WARPS;
-	__shared__ float red[32];
-	__shared__ float sc[8];
-	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
-	const int n_items = p.n_units * p.n_sl, stride = (int)gridDim.x * WARPS;
-	const bool live = 2 * t < p.ncols;
-	int item = (int)blockIdx.x * WARPS + warp;
-	mm_rows<MT> rw;
-	mm_wslice<T, MT> wsl;
-
-	/* the first item's weights are on their way while the norm is computed */
-	if (item < n_items) {
-		int u = item / p.n_sl;
-		mm_tile_rows<MT>(p, mm_find(p, u), u, g, rw);
-		mm_slice_load<T, MT>(p, rw, item % p.n_sl, wsl);
-	}
-	k_dep_wait();
-	mm_scales(p, 0, 8, sc, red);
-	int cols[1];
-	float scale[1];
-	mm_cols<1>(p, 0, g, sc, cols, scale);
-	for (bool first = true; item < n_items; item += stride, first = false) {
-		const int unit = item / p.n_sl, sl = item % p.n_sl;
-		int u_in = unit;
-		const mm_seg &sg = mm_find(p, u_in);
-		if (!first) {
-			mm_tile_rows<MT>(p, sg, u_in, g, rw);
-			mm_slice_load<T, MT>(p, rw, sl, wsl);
-		}
-		float acc[MT][1][4];
-		mm_slice<T, MT, 1>(p, wsl, cols, scale, sl, acc);
-		if (p.n_sl == 1) {
-			mm_store<MT, 1>(p, sg, u_in, 0, acc);
-			continue;
-		}
-		if (live)
-#pragma unroll
-			for (int i = 0; i < MT; i++)
-				p.fold[mm_fold_at(p, item, i, g, t, MT)] =
-					make_float4(acc[i][0][0], acc[i][0][1], acc[i][0][2], acc[i][0][3]);
-		__threadfence();
-		__syncwarp();
-		unsigned before = 0;
-		if (lane == 0)
-			before = atomicInc(p.cnt + unit, (unsigned)p.n_sl - 1);
-		if (__shfl_sync(0xffffffffu, before, 0) != (unsigned)p.n_sl - 1)
-			continue;
-		/* the unit's last slice: fold them all, in order */
-		__threadfence();
-		float total[MT][1][4] = {};
-		if (live) {
-			for (int s0 = 0; s0 < p.n_sl; s0 += 8) {
-				float4 v[8][MT];
-#pragma unroll
-				for (int k = 0; k < 8; k++)
-#pragma unroll
-					for (int i = 0; i < MT; i++)
-						if (s0 + k < p.n_sl)
-							v[k][i] = __ldcg(p.fold + mm_fold_at(p, unit * p.n_sl + s0 + k, i, g, t, MT));
-#pragma unroll
-				for (int k = 0; k < 8; k++)
-#pragma unroll
-					for (int i = 0; i < MT; i++) {
-						if (s0 + k >= p.n_sl)
-							continue;
-						const float a[4] = {v[k][i].x, v[k][i].y, v[k][i].z, v[k][i].w};
-#pragma unroll
-						for (int e = 0; e < 4; e++)
-							total[i][0][e] = s0 + k == 0 ? a[e] : __fadd_rn(total[i][0][e], a[e]);
-					}
-			}
-		}
-		mm_store<MT, 1>(p, sg, u_in, 0, total);
-	}
-}
-
 /* ---- F16 decode with the weights streamed through shared memory ----
  * Products of F16 weights with at least as many units (times column groups)
  * as the device has multiprocessors: a block of mm_st_dim::warps warps takes
@@ -1167,48 +1068,6 @@ static void mm_dec1_launch(const mm_p &p, cudaStream_t s)
 	k_launch(k_mm_dec1<T, MT, WARPS>, (unsigned)grid, WARPS * 32, 0, s, p);
 }
 
-/* Which of the kernels besides the one-block ones the launcher may use
- * (ORC_K_MM_*; by default each where it pays). */
-static std::atomic<unsigned> mm_kernels{ORC_K_MM_DEFAULT};
-
-extern "C" void orc_k_mm_set_kernels(unsigned mask)
-{
-	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_STREAM_LONG |
-				 ORC_K_MM_SLICES),
-			 std::memory_order_relaxed);
-}
-
-/* The fold scratch (orc_k_gemv.fold): the counters of this many units
- * first, then the slice sums. */
-#define MM_FOLD_UNITS 16384
-#define MM_FOLD_SUMS ((ORC_K_MM_FOLD_BYTES - MM_FOLD_UNITS * sizeof(unsigned)) / sizeof(float4))
-
-template <int T, int MT>
-static int mm_slices_resident(void)
-{
-	static std::atomic<int> cached{-1};
-	return k_once(cached, [] { return mm_resident(k_mm_slices<T, MT>, MM_DEC_WARPS * 32, 0); });
-}
-
-/* A product of one column tile on k_mm_slices, where that pays: with fold
- * scratch lent, and at most 4 items (unit, slice) for each warp the device
- * holds at once; products of more units (an output head) keep the memory
- * busy with a block a unit. False: use another kernel. */
-template <int T, int MT>
-static bool mm_slices_launch(const mm_p &p, cudaStream_t s)
-{
-	const int64_t items = (int64_t)p.n_units * p.n_sl;
-	if (!(mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_SLICES) || !p.fold || p.n_units > MM_FOLD_UNITS ||
-	    items * MT * 8 * ((p.ncols + 1) / 2) > (int64_t)MM_FOLD_SUMS)
-		return false;
-	const int resident = mm_slices_resident<T, MT>();
-	if (resident <= 0 || items > 4 * (int64_t)resident * MM_DEC_WARPS)
-		return false;
-	const int64_t blocks = (items + MM_DEC_WARPS - 1) / MM_DEC_WARPS;
-	k_launch(k_mm_slices<T, MT>, (unsigned)(blocks < resident ? blocks : resident), MM_DEC_WARPS * 32, 0, s, p);
-	return true;
-}
-
 /* ... of k_mm_stream<MT, NT>, once the kernel is allowed its ring. */
 template <int MT, int NT>
 static int mm_stream_resident(void)
@@ -1235,6 +1094,15 @@ static bool mm_stream_go(const mm_p &p, cudaStream_t s)
 }
 
 
+/* Which of k_mm_split and k_mm_stream the launcher may use (ORC_K_MM_*;
+ * both by default, each where it pays). */
+static std::atomic<unsigned> mm_kernels{ORC_K_MM_DEFAULT};
+
+extern "C" void orc_k_mm_set_kernels(unsigned mask)
+{
+	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_STREAM_LONG),
+			 std::memory_order_relaxed);
+}
 
 /* Clusters of C blocks of k_mm_split<T, MT, NT, WARPS> that the device
  * holds at once, asked once per C; 0 if unknown. Only a launch size. */
@@ -1350,8 +1218,7 @@ static void mm_launch_t(mm_p &p, cudaStream_t s)
 		p.norm_w = NULL;     /* applied by the preparation */
 	}
 	p.n_groups = (p.ncols + 8 * nt - 1) / (8 * nt);
-	if ((nt == 1 && mm_slices_launch<T, MT>(p, s)) || mm_split_launch<T, MT>(p, nt, s) ||
-	    mm_stream_launch<T, MT>(p, nt, s))
+	if (mm_split_launch<T, MT>(p, nt, s) || mm_stream_launch<T, MT>(p, nt, s))
 		return;
 	const unsigned grid = (unsigned)p.n_units * (unsigned)p.n_groups;
 	if (nt == 1) {
@@ -1429,8 +1296,6 @@ extern "C" cudaError_t orc_k_mm_multi(const struct orc_k_gemv *a, int n, cudaStr
 	p.flag = a->flag;
 	const size_t need = orc_k_mm_ws_bytes(a->wtype, a->K, a->ncols);
 	p.xp = need && a->ws && a->ws_bytes >= need ? (const uint4 *)a->ws : NULL;
-	p.cnt = (unsigned *)a->fold;
-	p.fold = a->fold ? (float4 *)((uint8_t *)a->fold + MM_FOLD_UNITS * sizeof(unsigned)) : NULL;
 	if (a->ncols == 0)
 		return cudaSuccess;
 	switch (a->wtype) {

@@ -360,8 +360,7 @@ static void gemv_fix_free(struct gemv_fix *f)
  * bit: for every type, activation and fused norm, with K of two slices, of
  * seven and of nine (mm.cu folds slices of 128; seven and nine take its
  * clustered kernels), and batches that take each kernel (up to 128 columns
- * the decode kernels, beyond the prefill one). Products of up to 8 columns
- * fold their slices in scratch (ORC_K_MM_SLICES). */
+ * the decode kernels, beyond the prefill one). */
 START_TEST(test_gemv_batch_invariance)
 {
 	ct_seed(15);
@@ -384,7 +383,7 @@ START_TEST(test_gemv_batch_invariance)
 					break;
 				struct orc_k_gemv a = {.w = d_w, .wtype = type, .K = K, .N = N, .x = d_x, .ldx = ldx,
 						       .ncols = n, .y = d_y, .ldy = ldy, .norm_w = d_nw, .norm_eps = 1e-6f,
-						       .act = act, .fold = ct_fold()};
+						       .act = act};
 				CT_OK(orc_k_gemv(&a, 0));
 				ct_get(batch, d_y, (size_t)n * N * 4);
 				/* with scratch for the prepared activations: the same bits */
@@ -428,15 +427,13 @@ END_TEST
  * fewer units; 9 and 7: two rounds and one of the streaming kernel, for
  * more), plain (F16: the streaming kernel) with and without the norm, and
  * SwiGLU's two rows per output with it. Streaming over several rounds is
- * compared too (ORC_K_MM_STREAM_LONG), though not yet on by default; one
- * column takes a warp a slice (ORC_K_MM_SLICES). */
+ * compared too (ORC_K_MM_STREAM_LONG), though not yet on by default. */
 START_TEST(test_gemv_many_units)
 {
 	ct_seed(16);
 	const int types[] = {ORC_KT_F16, ORC_KT_Q8_0};
 	const int Ks[] = {96, 864, 1056, 2080};
-	const unsigned all = ORC_K_MM_DEFAULT | ORC_K_MM_STREAM_LONG;
-	orc_k_mm_set_kernels(all);
+	orc_k_mm_set_kernels(ORC_K_MM_DEFAULT | ORC_K_MM_STREAM_LONG);
 	for (int ti = 0; ti < 2; ti++)
 		for (int ki = 0; ki < 4; ki++)
 			for (int v = 0; v < 3; v++) {
@@ -458,7 +455,7 @@ START_TEST(test_gemv_many_units)
 					struct orc_k_gemv a = {.w = f.d_w, .wtype = type, .K = K, .N = N, .x = d_x,
 							       .ldx = K, .ncols = n, .y = d_y, .ldy = N,
 							       .norm_w = v > 0 ? f.d_nw : NULL,
-							       .norm_eps = 1e-6f, .act = act, .fold = ct_fold()};
+							       .norm_eps = 1e-6f, .act = act};
 					a.ws_bytes = orc_k_mm_ws_bytes(type, K, n);
 					a.ws = a.ws_bytes ? ct_alloc(a.ws_bytes) : NULL;
 					CT_OK(orc_k_gemv(&a, 0));
@@ -467,7 +464,7 @@ START_TEST(test_gemv_many_units)
 					 * and the streaming ones */
 					orc_k_mm_set_kernels(0);
 					CT_OK(orc_k_gemv(&a, 0));
-					orc_k_mm_set_kernels(all);
+					orc_k_mm_set_kernels(ORC_K_MM_DEFAULT | ORC_K_MM_STREAM_LONG);
 					float *one = malloc((size_t)n * N * 4);
 					ct_get(one, d_y, (size_t)n * N * 4);
 					for (int j = 0; j < n; j++)

@@ -37,16 +37,6 @@ void *ct_alloc(size_t bytes)
 	return p;
 }
 
-void *ct_fold(void)
-{
-	static void *fold;
-	if (!fold) {
-		CT_OK(cudaMalloc(&fold, ORC_K_MM_FOLD_BYTES));
-		CT_OK(cudaMemset(fold, 0, ORC_K_MM_FOLD_BYTES));
-	}
-	return fold;
-}
-
 void *ct_dup(const void *host, size_t bytes)
 {
 	void *p = ct_alloc(bytes);

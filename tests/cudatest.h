@@ -18,7 +18,6 @@ void ct_ok(cudaError_t e, const char *what, const char *file, int line);
 
 void *ct_dup(const void *host, size_t bytes);        /* device copy */
 void *ct_alloc(size_t bytes);                        /* device, filled with 0xff (NaN floats) */
-void *ct_fold(void);   /* the process's zeroed fold scratch (orc_k_gemv.fold) */
 void ct_get(void *host, const void *dev, size_t bytes); /* synchronizes */
 void ct_free(void *dev);
 

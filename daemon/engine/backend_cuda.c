@@ -294,8 +294,6 @@ static void cu_free(struct orc_backend *be)
 			cudaFree(c->attn_ws);
 		if (c->mm_ws)
 			cudaFree(c->mm_ws);
-		if (c->mm_fold)
-			cudaFree(c->mm_fold);
 		if (c->dflag)
 			cudaFree(c->dflag);
 		if (c->hflag)
@@ -330,11 +328,8 @@ static int cu_start(struct cu_ctx *c, int device, struct orc_err *err)
 	    (rc = CU_TRY(err, orc_k_init())) != 0 ||
 	    (rc = CU_TRY(err, cudaMalloc((void **)&c->dflag, sizeof(int)))) != 0 ||
 	    (rc = CU_TRY(err, cudaMemset(c->dflag, 0, sizeof(int)))) != 0 ||
-	    (rc = CU_TRY(err, cudaMallocHost((void **)&c->hflag, sizeof(int)))) != 0 ||
-	    (rc = CU_TRY(err, cudaMalloc(&c->mm_fold, ORC_K_MM_FOLD_BYTES))) != 0 ||
-	    (rc = CU_TRY(err, cudaMemset(c->mm_fold, 0, ORC_K_MM_FOLD_BYTES))) != 0)
+	    (rc = CU_TRY(err, cudaMallocHost((void **)&c->hflag, sizeof(int)))) != 0)
 		return rc;
-	c->used[ORC_BUF_SCRATCH] += ORC_K_MM_FOLD_BYTES;
 	*c->hflag = 0;
 	return cu_staging_new(c, err);
 }

@@ -76,7 +76,6 @@ struct cu_ctx {
 
 	void *mm_ws;                  /* prepared activations of tensor-core products */
 	size_t mm_ws_bytes;
-	void *mm_fold;                /* their slice fold, ORC_K_MM_FOLD_BYTES (zeroed once) */
 	void *attn_ws;                /* decode attention scratch */
 	size_t attn_ws_bytes;
 	int ws_heads, ws_hd, ws_keys;

@@ -232,7 +232,7 @@ void cu_run_matmul(struct cu_ctx *c, const struct cu_rec *const *g, size_t n)
 	}
 	mm_ws(c, a[0].wtype, a[0].K, a[0].ncols);
 	for (size_t i = 0; i < n; i++)
-		a[i].ws = c->mm_ws, a[i].ws_bytes = c->mm_ws_bytes, a[i].fold = c->mm_fold, a[i].flag = c->dflag;
+		a[i].ws = c->mm_ws, a[i].ws_bytes = c->mm_ws_bytes, a[i].flag = c->dflag;
 	cu_launch(c, orc_k_gemv_multi(a, (int)n, c->stream), "matmul");
 }
 

@@ -8,9 +8,9 @@
  * microseconds a launch, launch gaps included, as a decode step sees them,
  * and the weight bytes over that time, with what -k allows besides the
  * one-block kernels (orc_k_mm_set_kernels' mask: ORC_K_MM_SPLIT = 1,
- * ORC_K_MM_STREAM = 2, ORC_K_MM_PREP = 4, ORC_K_MM_STREAM_LONG = 8,
- * ORC_K_MM_SLICES = 16; ORC_K_MM_DEFAULT without -k) where the launcher
- * picks it.
+ * ORC_K_MM_STREAM = 2, ORC_K_MM_PREP = 4, ORC_K_MM_STREAM_LONG = 8;
+ * ORC_K_MM_DEFAULT without -k)
+ * where the launcher picks it.
  * A benchmark, not a test: it prints. */
 #include "config.h"
 
@@ -103,7 +103,7 @@ static float time_shape(const struct shape *s, int wtype, int ncols, double *gbs
 	float *x = dev_dup(hx, sizeof(float) * (size_t)ncols * s->K), *nw = dev_dup(hn, sizeof(float) * s->K);
 	float *y = dev_zero(sizeof(float) * (size_t)ncols * ldy);
 	size_t ws_bytes = orc_k_mm_ws_bytes(wtype, s->K, ncols);
-	void *ws = ws_bytes ? dev_zero(ws_bytes) : NULL, *fold = dev_zero(ORC_K_MM_FOLD_BYTES);
+	void *ws = ws_bytes ? dev_zero(ws_bytes) : NULL;
 	int *flag = dev_zero(sizeof(int));
 
 	cudaStream_t st;
@@ -122,8 +122,7 @@ static float time_shape(const struct shape *s, int wtype, int ncols, double *gbs
 				.w = w[l % copies][i], .wtype = wtype, .K = s->K, .N = rows[i], .x = x, .ldx = s->K,
 				.ncols = ncols, .y = y + off, .ldy = ldy, .norm_w = s->norm ? nw : NULL,
 				.norm_eps = 1e-6f, .act = s->swiglu ? ORC_K_ACT_SWIGLU : ORC_K_ACT_NONE,
-				.accumulate = s->accumulate, .ws = ws, .ws_bytes = ws_bytes, .fold = fold,
-				.flag = flag,
+				.accumulate = s->accumulate, .ws = ws, .ws_bytes = ws_bytes, .flag = flag,
 			};
 			off += s->N[i];
 		}
@@ -163,7 +162,6 @@ static float time_shape(const struct shape *s, int wtype, int ncols, double *gbs
 	cudaFree(nw);
 	cudaFree(y);
 	cudaFree(ws);
-	cudaFree(fold);
 	cudaFree(flag);
 	free(hx);
 	free(hn);
@@ -196,10 +194,10 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "p:k:")) != -1) {
 		if (c == 'p' && strcmp(optarg, "phi3") == 0)
 			sh = phi3;
-		else if (c == 'k' && sscanf(optarg, "%u%c", &k, &junk) == 1 && k < 32)
+		else if (c == 'k' && sscanf(optarg, "%u%c", &k, &junk) == 1 && k < 16)
 			mask = k;
 		else if (!(c == 'p' && strcmp(optarg, "qwen") == 0)) {
-			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-k 0..31]\n");
+			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-k 0..15]\n");
 			return 2;
 		}
 	}
