@@ -174,9 +174,8 @@ size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
 #define ORC_K_MM_SPLIT 1u
 #define ORC_K_MM_STREAM 2u
 #define ORC_K_MM_PREP 4u      /* prepare x in scratch also without a norm */
-#define ORC_K_MM_STREAM_LONG 8u  /* stream also K of more than one round (8 slices);
-                                  * not in the default until its test has run on a GPU */
-#define ORC_K_MM_DEFAULT (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP)
+#define ORC_K_MM_STREAM_LONG 8u  /* stream also K of more than one round (8 slices) */
+#define ORC_K_MM_DEFAULT (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_STREAM_LONG)
 void orc_k_mm_set_kernels(unsigned mask);
 /* Each output element is reduced in one fixed order that depends on K and
  * the weight type only: never on ncols, N or the launch. */

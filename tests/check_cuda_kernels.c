@@ -427,13 +427,13 @@ END_TEST
  * fewer units; 9 and 7: two rounds and one of the streaming kernel, for
  * more), plain (F16: the streaming kernel) with and without the norm, and
  * SwiGLU's two rows per output with it. Streaming over several rounds is
- * compared too (ORC_K_MM_STREAM_LONG), though not yet on by default. */
+ * compared too (ORC_K_MM_STREAM_LONG, in the default). */
 START_TEST(test_gemv_many_units)
 {
 	ct_seed(16);
 	const int types[] = {ORC_KT_F16, ORC_KT_Q8_0};
 	const int Ks[] = {96, 864, 1056, 2080};
-	orc_k_mm_set_kernels(ORC_K_MM_DEFAULT | ORC_K_MM_STREAM_LONG);
+	orc_k_mm_set_kernels(ORC_K_MM_DEFAULT);
 	for (int ti = 0; ti < 2; ti++)
 		for (int ki = 0; ki < 4; ki++)
 			for (int v = 0; v < 3; v++) {
@@ -464,7 +464,7 @@ START_TEST(test_gemv_many_units)
 					 * and the streaming ones */
 					orc_k_mm_set_kernels(0);
 					CT_OK(orc_k_gemv(&a, 0));
-					orc_k_mm_set_kernels(ORC_K_MM_DEFAULT | ORC_K_MM_STREAM_LONG);
+					orc_k_mm_set_kernels(ORC_K_MM_DEFAULT);
 					float *one = malloc((size_t)n * N * 4);
 					ct_get(one, d_y, (size_t)n * N * 4);
 					for (int j = 0; j < n; j++)
