@@ -405,31 +405,38 @@ __device__ __forceinline__ const mm_seg &mm_find(const mm_p &p, int &u)
 	return p.seg[si];
 }
 
-/* k_rms_scale() for a block of 128 or more threads: the first 128 sum as
- * k_rms_scale's do, the others add exact zeros, so the bits are the same. */
-__device__ __forceinline__ float mm_rms_scale(const float *x, int dim, float eps, float *red)
-{
-	float ss = 0.0f;
-	if (threadIdx.x < 128)
-		for (int i = threadIdx.x; i < dim; i += 128)
-			ss = fmaf(x[i], x[i], ss);
-	ss = k_block_sum(ss, red);
-	return rsqrtf(ss / (float)dim + eps);
-}
-
-/* Norm scales of columns col0 .. col0 + n - 1 into sc[] (the whole block). */
+/* Norm scales of columns col0 .. col0 + n - 1 into sc[] (the whole block,
+ * of 4 or more warps; red holds 32 floats): each column's sum of squares
+ * is k_rms_scale's, the same bits: the chains of its 128 threads (virtual
+ * thread 32 w + lane of virtual warp w), each virtual warp's shuffle sum,
+ * then the sum of the 4 warp sums as k_block_sum makes it. Here any warp
+ * of the block runs any virtual warp, 8 columns at a time, so that the
+ * columns take one round trip a group, not one each. */
 __device__ __forceinline__ void mm_scales(const mm_p &p, int col0, int n, float *sc, float *red)
 {
 	if (!p.norm_w)
 		return;
-	for (int c = 0; c < n; c++) {
-		if (col0 + c >= p.ncols)
-			break;
-		float s = mm_rms_scale(p.x + (int64_t)(col0 + c) * p.ldx, p.K, p.eps, red);
-		if (threadIdx.x == 0)
-			sc[c] = s;
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (int)blockDim.x >> 5;
+	for (int g0 = 0; g0 < n && col0 + g0 < p.ncols; g0 += 8) {
+		const int gn = min(8, min(n - g0, p.ncols - col0 - g0));
+		for (int q = warp; q < 4 * gn; q += nw) {
+			const float *x = p.x + (int64_t)(col0 + g0 + (q >> 2)) * p.ldx;
+			float ss = 0.0f;
+			for (int i = 32 * (q & 3) + lane; i < p.K; i += 128)
+				ss = fmaf(x[i], x[i], ss);
+			ss = k_warp_sum(ss);
+			if (lane == 0)
+				red[q] = ss;
+		}
+		__syncthreads();
+		for (int c = warp; c < gn; c += nw) {
+			float v = lane < 4 ? red[4 * c + lane] : 0.0f;
+			v = k_warp_sum(v);
+			if (lane == 0)
+				sc[g0 + c] = rsqrtf(v / (float)p.K + p.eps);
+		}
+		__syncthreads();
 	}
-	__syncthreads();
 }
 
 /* For each n-tile j from column col0: the token of this lane's B rows
