@@ -167,8 +167,7 @@ size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
  * of products without SwiGLU through shared memory (sm_80 and later), and
  * (ORC_K_MM_STREAM_LONG: also those of K beyond 1,024), and
  * ORC_K_MM_PREP prepares x in scratch (orc_k_gemv.ws) once for products of
- * 9 or more columns without a norm too (with one, always); ORC_K_MM_LEAN
- * and ORC_K_MM_PRE32 trade SwiGLU's registers for occupancy. 0 keeps every
+ * 9 or more columns without a norm too (with one, always). 0 keeps every
  * product on one block per unit of 16 rows, preparing x only for a norm.
  * The results are the same bits either way. For tests and benchmarks; not
  * for use while products run. */
@@ -176,11 +175,7 @@ size_t orc_k_mm_ws_bytes(int wtype, int K, int ncols);
 #define ORC_K_MM_STREAM 2u
 #define ORC_K_MM_PREP 4u      /* prepare x in scratch also without a norm */
 #define ORC_K_MM_STREAM_LONG 8u  /* stream also K of more than one round (8 slices) */
-#define ORC_K_MM_LEAN 16u        /* F16 SwiGLU pairs up to 8 columns: no weights in flight
-                                  * across items, twice the blocks a multiprocessor */
-#define ORC_K_MM_PRE32 32u       /* SwiGLU's pairs in prompts: tiles of 32 tokens, not 64 */
-#define ORC_K_MM_DEFAULT (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_STREAM_LONG | \
-			  ORC_K_MM_LEAN | ORC_K_MM_PRE32)
+#define ORC_K_MM_DEFAULT (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_STREAM_LONG)
 void orc_k_mm_set_kernels(unsigned mask);
 /* Each output element is reduced in one fixed order that depends on K and
  * the weight type only: never on ncols, N or the launch. */

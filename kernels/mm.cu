@@ -405,38 +405,31 @@ __device__ __forceinline__ const mm_seg &mm_find(const mm_p &p, int &u)
 	return p.seg[si];
 }
 
-/* Norm scales of columns col0 .. col0 + n - 1 into sc[] (the whole block,
- * of 4 or more warps; red holds 32 floats): each column's sum of squares
- * is k_rms_scale's, the same bits: the chains of its 128 threads (virtual
- * thread 32 w + lane of virtual warp w), each virtual warp's shuffle sum,
- * then the sum of the 4 warp sums as k_block_sum makes it. Here any warp
- * of the block runs any virtual warp, 8 columns at a time, so that the
- * columns take one round trip a group, not one each. */
+/* k_rms_scale() for a block of 128 or more threads: the first 128 sum as
+ * k_rms_scale's do, the others add exact zeros, so the bits are the same. */
+__device__ __forceinline__ float mm_rms_scale(const float *x, int dim, float eps, float *red)
+{
+	float ss = 0.0f;
+	if (threadIdx.x < 128)
+		for (int i = threadIdx.x; i < dim; i += 128)
+			ss = fmaf(x[i], x[i], ss);
+	ss = k_block_sum(ss, red);
+	return rsqrtf(ss / (float)dim + eps);
+}
+
+/* Norm scales of columns col0 .. col0 + n - 1 into sc[] (the whole block). */
 __device__ __forceinline__ void mm_scales(const mm_p &p, int col0, int n, float *sc, float *red)
 {
 	if (!p.norm_w)
 		return;
-	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (int)blockDim.x >> 5;
-	for (int g0 = 0; g0 < n && col0 + g0 < p.ncols; g0 += 8) {
-		const int gn = min(8, min(n - g0, p.ncols - col0 - g0));
-		for (int q = warp; q < 4 * gn; q += nw) {
-			const float *x = p.x + (int64_t)(col0 + g0 + (q >> 2)) * p.ldx;
-			float ss = 0.0f;
-			for (int i = 32 * (q & 3) + lane; i < p.K; i += 128)
-				ss = fmaf(x[i], x[i], ss);
-			ss = k_warp_sum(ss);
-			if (lane == 0)
-				red[q] = ss;
-		}
-		__syncthreads();
-		for (int c = warp; c < gn; c += nw) {
-			float v = lane < 4 ? red[4 * c + lane] : 0.0f;
-			v = k_warp_sum(v);
-			if (lane == 0)
-				sc[g0 + c] = rsqrtf(v / (float)p.K + p.eps);
-		}
-		__syncthreads();
+	for (int c = 0; c < n; c++) {
+		if (col0 + c >= p.ncols)
+			break;
+		float s = mm_rms_scale(p.x + (int64_t)(col0 + c) * p.ldx, p.K, p.eps, red);
+		if (threadIdx.x == 0)
+			sc[c] = s;
 	}
+	__syncthreads();
 }
 
 /* For each n-tile j from column col0: the token of this lane's B rows
@@ -549,14 +542,12 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_dec(mm_p p)
 /* Decode of up to 8 columns (one column tile): block b takes units b,
  * b + gridDim.x, ... (the grid holds as many blocks as fit on the device at
  * once, at most one per unit), and each unit in rounds of WARPS slices as
- * above. With PF, the weights of the next item (the next round, or the
- * next unit's first) are loaded while this one's products run, so a block
- * keeps its loads in flight from its first unit to its last; without, each
- * item loads its own after the previous one's fold, in half the weight
- * registers (SwiGLU's pairs: 2 blocks a multiprocessor instead of 1). The
- * norm scales of the columns are computed once per block. */
-template <int T, int MT, int WARPS, bool PF = true>
-__global__ void __launch_bounds__(WARPS * 32, PF ? 1 : 2) k_mm_dec1(mm_p p)
+ * above. The weights of the next item (the next round, or the next unit's
+ * first) are loaded while this one's products run, so a block keeps its
+ * loads in flight from its first unit to its last; the norm scales of the
+ * columns are computed once per block. */
+template <int T, int MT, int WARPS>
+__global__ void __launch_bounds__(WARPS * 32) k_mm_dec1(mm_p p)
 {
 	constexpr int NT = 1;
 	__shared__ float red[32];
@@ -591,7 +582,7 @@ __global__ void __launch_bounds__(WARPS * 32, PF ? 1 : 2) k_mm_dec1(mm_p p)
 			rw_next = rw;
 		}
 		const bool more = unit_next < p.n_units;
-		if (PF && more && r_next + warp < p.n_sl)
+		if (more && r_next + warp < p.n_sl)
 			mm_slice_load<T, MT>(p, rw_next, r_next + warp, w_next);
 		if (r + warp < p.n_sl)
 			mm_slice<T, MT, NT>(p, wsl, cols, scale, r + warp, acc);
@@ -606,10 +597,7 @@ __global__ void __launch_bounds__(WARPS * 32, PF ? 1 : 2) k_mm_dec1(mm_p p)
 		u_in = u_next;
 		sg = sg_next;
 		rw = rw_next;
-		if (PF)
-			wsl = w_next;
-		else if (r + warp < p.n_sl)
-			mm_slice_load<T, MT>(p, rw, r + warp, wsl);
+		wsl = w_next;
 	}
 }
 
@@ -927,34 +915,30 @@ __global__ void __launch_bounds__(WARPS * 32) k_mm_split(mm_p p)
 	mm_cl_wait();
 }
 
-/* Prefill: a block is 4 warps on 4 consecutive units and one tile of TOK
- * tokens (MM_PRE_TOK, or 32 for SwiGLU's pairs with ORC_K_MM_PRE32: half
- * the accumulator registers). Each chunk of the tile's activations is
- * loaded once (the next chunk's loads overlap this chunk's products),
- * split into hi and lo halves by the whole block into shared memory, laid
- * out as the lanes' B fragments want them; every warp runs the products
- * of its unit. */
+/* Prefill: a block is 4 warps on 4 consecutive units and one tile of
+ * MM_PRE_TOK tokens. Each chunk of the tile's activations is loaded once
+ * (the next chunk's loads overlap this chunk's products), split into hi and
+ * lo halves by the whole block into shared memory, laid out as the lanes'
+ * B fragments want them; every warp runs the products of its unit. */
 #define MM_PRE_TOK 64
 
-template <int T, int MT, int TOK = MM_PRE_TOK>
+template <int T, int MT>
 __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 {
-	constexpr int NT = TOK / 8;
-	constexpr int TPT = MM_THREADS / TOK;   /* staging threads a token */
-	constexpr int E = MM_CH / TPT;          /* and elements a thread: 16 or 8 */
+	constexpr int NT = MM_PRE_TOK / 8;
 	__shared__ float red[32];
-	__shared__ float sc[TOK];
-	__shared__ uint4 xs[TOK][4][2];         /* [token][t][hi, lo] */
+	__shared__ float sc[MM_PRE_TOK];
+	__shared__ uint4 xs[MM_PRE_TOK][4][2];      /* [token][t][hi, lo] */
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-	const int col0 = blockIdx.y * TOK;
+	const int col0 = blockIdx.y * MM_PRE_TOK;
 	int unit = blockIdx.x * 4 + warp;
 	const bool live = unit < p.n_units;
-	/* staging: thread tid loads E elements of token st (k E sh .. E sh + E - 1) */
-	const int st = tid / TPT, sh = tid % TPT, scol = col0 + st;
+	/* staging: thread tid loads 16 elements of token st (k 16 sh .. 16 sh + 15) */
+	const int st = tid >> 1, sh = tid & 1, scol = col0 + st;
 	const bool sok = scol < p.ncols;
 
 	k_dep_wait();
-	mm_scales(p, col0, TOK, sc, red);
+	mm_scales(p, col0, MM_PRE_TOK, sc, red);
 	const float sscale = p.norm_w && sok ? sc[st] : 1.0f;
 	const mm_seg &sg = mm_find(p, live ? unit : (unit = 0));
 	mm_rows<MT> rw;
@@ -967,15 +951,15 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 	auto load_w = [&](int c, uint32_t (&w)[MT][2][4], float (&d)[MT][2]) {
 		mm_ld_tile<T, MT>(p, rw, c, t, w, d);
 	};
-	auto load_x = [&](int c, float4 (&v)[E / 4]) {
+	auto load_x = [&](int c, float4 (&v)[4]) {
 #pragma unroll
-		for (int q = 0; q < E / 4; q++)
+		for (int q = 0; q < 4; q++)
 			v[q] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 		if (!sok || c >= p.n_ch)
 			return;
-		const float *xp = p.x + (int64_t)scol * p.ldx + c * MM_CH + E * sh;
+		const float *xp = p.x + (int64_t)scol * p.ldx + c * MM_CH + 16 * sh;
 #pragma unroll
-		for (int q = 0; q < E / 4; q++)
+		for (int q = 0; q < 4; q++)
 			v[q] = p.xvec ? *(const float4 *)(xp + 4 * q)
 				      : make_float4(xp[4 * q], xp[4 * q + 1], xp[4 * q + 2], xp[4 * q + 3]);
 	};
@@ -983,7 +967,7 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 	float total[MT][NT][4], acc[MT][NT][4];
 	uint32_t w[MT][2][4], wn[MT][2][4];
 	float d[MT][2], dn[MT][2];
-	float4 xv[E / 4], xn[E / 4];
+	float4 xv[4], xn[4];
 	load_w(0, w, d);
 	load_x(0, xv);
 	for (int c = 0; c < p.n_ch; c++) {
@@ -992,19 +976,19 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 		/* this chunk's activations -> hi/lo in shared memory */
 		__syncthreads();
 #pragma unroll
-		for (int q = 0; q < E / 8; q++) {
+		for (int q = 0; q < 2; q++) {
 			float v[8] = {xv[2 * q].x, xv[2 * q].y, xv[2 * q].z, xv[2 * q].w,
 				      xv[2 * q + 1].x, xv[2 * q + 1].y, xv[2 * q + 1].z, xv[2 * q + 1].w};
 			uint32_t hi[4], lo[4];
 			if (p.norm_w) {
-				const int k0 = c * MM_CH + E * sh + 8 * q;
+				const int k0 = c * MM_CH + 16 * sh + 8 * q;
 #pragma unroll
 				for (int e = 0; e < 8; e++)
 					v[e] = __fmul_rn(__fmul_rn(v[e], sscale), p.norm_w[k0 + e]);
 			}
 			mm_split(p, v, hi, lo);
-			xs[st][E / 8 * sh + q][0] = make_uint4(hi[0], hi[1], hi[2], hi[3]);
-			xs[st][E / 8 * sh + q][1] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
+			xs[st][2 * sh + q][0] = make_uint4(hi[0], hi[1], hi[2], hi[3]);
+			xs[st][2 * sh + q][1] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
 		}
 		__syncthreads();
 		/* the next chunk's loads overlap this one's products */
@@ -1032,7 +1016,7 @@ __global__ void __launch_bounds__(MM_THREADS) k_mm_pre(mm_p p)
 					w[i][h][e] = wn[i][h][e];
 			}
 #pragma unroll
-		for (int q = 0; q < E / 4; q++)
+		for (int q = 0; q < 4; q++)
 			xv[q] = xn[q];
 	}
 	if (live)
@@ -1067,21 +1051,21 @@ static int mm_resident(K kern, int threads, size_t smem)
 		? sms * per_sm : 0;
 }
 
-template <int T, int MT, int WARPS, bool PF>
+template <int T, int MT, int WARPS>
 static int mm_dec1_resident(void)
 {
 	static std::atomic<int> cached{-1};
-	return k_once(cached, [] { return mm_resident(k_mm_dec1<T, MT, WARPS, PF>, WARPS * 32, 0); });
+	return k_once(cached, [] { return mm_resident(k_mm_dec1<T, MT, WARPS>, WARPS * 32, 0); });
 }
 
 /* Decode of one column tile: one block per unit, up to what the device
  * holds at once; then blocks loop over units. */
-template <int T, int MT, int WARPS, bool PF = true>
+template <int T, int MT, int WARPS>
 static void mm_dec1_launch(const mm_p &p, cudaStream_t s)
 {
-	const int resident = mm_dec1_resident<T, MT, WARPS, PF>();
+	const int resident = mm_dec1_resident<T, MT, WARPS>();
 	const int grid = resident > 0 && p.n_units > resident ? resident : p.n_units;
-	k_launch(k_mm_dec1<T, MT, WARPS, PF>, (unsigned)grid, WARPS * 32, 0, s, p);
+	k_launch(k_mm_dec1<T, MT, WARPS>, (unsigned)grid, WARPS * 32, 0, s, p);
 }
 
 /* ... of k_mm_stream<MT, NT>, once the kernel is allowed its ring. */
@@ -1116,8 +1100,7 @@ static std::atomic<unsigned> mm_kernels{ORC_K_MM_DEFAULT};
 
 extern "C" void orc_k_mm_set_kernels(unsigned mask)
 {
-	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_STREAM_LONG |
-				 ORC_K_MM_LEAN | ORC_K_MM_PRE32),
+	mm_kernels.store(mask & (ORC_K_MM_SPLIT | ORC_K_MM_STREAM | ORC_K_MM_PREP | ORC_K_MM_STREAM_LONG),
 			 std::memory_order_relaxed);
 }
 
@@ -1223,13 +1206,6 @@ static void mm_launch_t(mm_p &p, cudaStream_t s)
 {
 	if (p.ncols > MM_DEC_COLS) {
 		p.xp = NULL;
-		if constexpr (MT == 2) {
-			if (mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_PRE32) {
-				dim3 grid((unsigned)(p.n_units + 3) / 4, (unsigned)(p.ncols + 31) / 32);
-				k_launch(k_mm_pre<T, MT, 32>, grid, MM_THREADS, 0, s, p);
-				return;
-			}
-		}
 		dim3 grid((unsigned)(p.n_units + 3) / 4, (unsigned)(p.ncols + MM_PRE_TOK - 1) / MM_PRE_TOK);
 		k_launch(k_mm_pre<T, MT>, grid, MM_THREADS, 0, s, p);
 		return;
@@ -1249,12 +1225,6 @@ static void mm_launch_t(mm_p &p, cudaStream_t s)
 		if constexpr (MT == 1) {
 			if (p.n_sl > MM_DEC_WARPS) {
 				mm_dec1_launch<T, MT, 2 * MM_DEC_WARPS>(p, s);
-				return;
-			}
-		}
-		if constexpr (MT == 2 && T == ORC_KT_F16) {   /* Q8_0's would spill */
-			if (mm_kernels.load(std::memory_order_relaxed) & ORC_K_MM_LEAN) {
-				mm_dec1_launch<T, MT, MM_DEC_WARPS, false>(p, s);
 				return;
 			}
 		}

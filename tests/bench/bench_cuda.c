@@ -265,7 +265,7 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "n:b:r:t:c:s:k:dLH")) != -1) {
 		if (c == 'H')
 			mo.kv_f16 = true;
-		else if (c == 'k' && sscanf(optarg, "%u%c", &mask, &junk) == 1 && mask < 64)
+		else if (c == 'k' && sscanf(optarg, "%u%c", &mask, &junk) == 1 && mask < 16)
 			orc_k_mm_set_kernels(mask);
 		else if (c == 'd')
 			decode_only = true;

@@ -8,8 +8,8 @@
  * microseconds a launch, launch gaps included, as a decode step sees them,
  * and the weight bytes over that time, with what -k allows besides the
  * one-block kernels (orc_k_mm_set_kernels' mask: ORC_K_MM_SPLIT = 1,
- * ORC_K_MM_STREAM = 2, ORC_K_MM_PREP = 4, ORC_K_MM_STREAM_LONG = 8,
- * ORC_K_MM_LEAN = 16, ORC_K_MM_PRE32 = 32; ORC_K_MM_DEFAULT without -k)
+ * ORC_K_MM_STREAM = 2, ORC_K_MM_PREP = 4, ORC_K_MM_STREAM_LONG = 8;
+ * ORC_K_MM_DEFAULT without -k)
  * where the launcher picks it.
  * A benchmark, not a test: it prints. */
 #include "config.h"
@@ -194,10 +194,10 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "p:k:")) != -1) {
 		if (c == 'p' && strcmp(optarg, "phi3") == 0)
 			sh = phi3;
-		else if (c == 'k' && sscanf(optarg, "%u%c", &k, &junk) == 1 && k < 64)
+		else if (c == 'k' && sscanf(optarg, "%u%c", &k, &junk) == 1 && k < 16)
 			mask = k;
 		else if (!(c == 'p' && strcmp(optarg, "qwen") == 0)) {
-			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-k 0..63]\n");
+			fprintf(stderr, "usage: bench_kernels [-p qwen|phi3] [-k 0..15]\n");
 			return 2;
 		}
 	}
