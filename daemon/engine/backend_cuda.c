@@ -186,8 +186,12 @@ static void cu_step_begin(struct orc_backend *be, const struct orc_step_key *key
  * cannot grow inside a capture). False: run it directly instead. */
 static bool capture_begin(struct cu_ctx *c)
 {
+	const struct cu_graph slot = c->graphs[c->cur];
+
 	c->mode = CU_DIRECT;
 	cu_reserve(c);
+	/* scratch that grew dropped every captured step, this one's slot too */
+	c->graphs[c->cur] = slot;
 	if (c->err.code != 0 ||
 	    !CU_OK(c, cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal)))
 		return false;
