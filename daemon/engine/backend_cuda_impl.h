@@ -87,6 +87,7 @@ struct cu_ctx {
 	enum cu_mode mode;
 	struct cu_graph graphs[CU_GRAPHS_MAX];
 	int cur;                      /* graph slot of the step being captured or replayed */
+	int slot;                     /* graph slot of the step being recorded, or -1 */
 	uint64_t clock;
 
 	struct orc_err err;           /* the sticky error; err.code != 0 when set */
