@@ -111,7 +111,7 @@ void cu_graphs_clear(struct cu_ctx *c)
 	for (int i = 0; i < CU_GRAPHS_MAX; i++) {
 		if (c->graphs[i].exec)
 			cudaGraphExecDestroy(c->graphs[i].exec);
-		memset(&c->graphs[i], 0, sizeof(c->graphs[i]));
+		c->graphs[i].exec = NULL;
 	}
 }
 
@@ -157,12 +157,12 @@ static void cu_step_begin(struct orc_backend *be, const struct orc_step_key *key
 	int i;
 
 	c->mode = CU_DIRECT;
-	c->cur = c->slot = -1;
+	c->cur = -1;
 	c->n_recs = 0;
 	c->in_step = true;
 	if (c->err.code != 0)
 		return;
-	i = c->slot = graph_slot(c, key, &found);
+	i = graph_slot(c, key, &found);
 	c->graphs[i].last_use = ++c->clock;
 	if (found && c->graphs[i].exec) {
 		c->mode = CU_REPLAY;
@@ -199,21 +199,15 @@ static int cu_step_end(struct orc_backend *be, struct orc_err *err)
 {
 	struct cu_ctx *c = cu_ctx(be);
 	enum cu_mode mode = c->mode;
-	int i = c->cur, si = c->slot;
-	/* the step's slot (never a captured one, unless it is replayed) */
-	const struct cu_graph seen = si >= 0 ? c->graphs[si] : (struct cu_graph){ 0 };
+	int i = c->cur;
 
 	c->in_step = false;
 	if (mode == CU_CAPTURE && !capture_begin(c))
 		mode = CU_DIRECT;
 	if (mode != CU_REPLAY)
 		cu_flush(c);          /* fuse and launch (into the capture, if one runs) */
-	/* scratch that grew dropped every captured step, and this step's slot:
-	 * keep the slot, so that its next sight is its second */
-	if (si >= 0 && !c->graphs[si].used)
-		c->graphs[si] = seen;
 	c->mode = CU_DIRECT;
-	c->cur = c->slot = -1;
+	c->cur = -1;
 	if (mode == CU_CAPTURE) {
 		cudaGraph_t g = NULL;
 		cudaGraphExec_t exec = NULL;
@@ -354,7 +348,7 @@ int orc_backend_cuda_new(const struct orc_backend_opts *opts, struct orc_backend
 	be->ops = &cuda_ops;
 	be->ctx = c;
 	c->mode = CU_DIRECT;
-	c->cur = c->slot = -1;
+	c->cur = -1;
 	rc = cu_start(c, opts ? opts->device : 0, err);
 	if (rc != 0) {
 		cu_free(be);

@@ -87,7 +87,6 @@ struct cu_ctx {
 	enum cu_mode mode;
 	struct cu_graph graphs[CU_GRAPHS_MAX];
 	int cur;                      /* graph slot of the step being captured or replayed */
-	int slot;                     /* graph slot of the step being recorded, or -1 */
 	uint64_t clock;
 
 	struct orc_err err;           /* the sticky error; err.code != 0 when set */
@@ -139,7 +138,8 @@ static inline int64_t cu_ld(const struct orc_tensor *t)
 /* Launch status of a kernel call, recorded as op `op` on failure. */
 bool cu_launch(struct cu_ctx *c, cudaError_t e, const char *op);
 
-/* Drop every captured step (buffers they use changed). */
+/* Drop every captured step's graph (buffers they use changed); the keys
+ * stay remembered as seen, so each is captured again at its next sight. */
 void cu_graphs_clear(struct cu_ctx *c);
 
 /* ---- memory (backend_cuda_mem.c) ---- */
