@@ -15,6 +15,7 @@
 
 #include "backend.h"
 #include "cudatest.h"
+#include "limits.h"
 #include "testutil.h"
 
 static struct orc_backend *cpu, *gpu;
@@ -337,6 +338,49 @@ START_TEST(step_capture_replay)
 }
 END_TEST
 
+/* ---- reserve: the backend's own scratch, allocated at load ---- */
+
+START_TEST(reserve_covers_the_ops)
+{
+	ct_seed(106);
+	backends();
+	struct orc_err err = {0};
+	uint64_t b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+	/* the shapes of the ops below: 40 tokens of attention (the decode
+	 * kernel) over 14 heads of 64 and block tables of 4 blocks of 16;
+	 * products of up to 40 columns, K 256 (F16) and 512 (Q8_0) */
+	const struct orc_tensor w[2] = {{.type = ORC_TYPE_F16, .ne0 = 256, .ne1 = 40},
+					{.type = ORC_TYPE_Q8_0, .ne0 = 512, .ne1 = 8}};
+	struct orc_backend_plan p = {.n_tok = 40, .n_head = 14, .head_dim = 64, .max_keys = 4 * 16,
+				     .weights = w, .n_weights = 2};
+	const struct orc_backend_plan none = {0};
+
+	ck_assert_ptr_nonnull(gpu->ops->reserve);
+	ck_assert_msg(gpu->ops->reserve(gpu, &p, &b0, &err) == 0, "%s", err.msg);
+	ck_assert_uint_gt(b0, 512u * 128 * 4);   /* Q8_0's prepared columns and attention's */
+	check_attention(14, 2, 64, 16, 3);
+	check_matmul(ORC_TYPE_F16, 256, 40, 40, false);
+	check_matmul(ORC_TYPE_Q8_0, 512, 8, 33, true);
+	/* the ops found all they use: nothing grew */
+	ck_assert_int_eq(gpu->ops->reserve(gpu, &none, &b1, &err), 0);
+	ck_assert_uint_eq(b1, b0);
+	/* a longer context needs more; what was reserved never shrinks */
+	p.max_keys = 4096;
+	ck_assert_int_eq(gpu->ops->reserve(gpu, &p, &b2, &err), 0);
+	ck_assert_uint_gt(b2, b1);
+	/* more than the card holds: -ENOMEM with the sizes, and the ops still run */
+	p.n_head = 4096;
+	p.head_dim = 256;
+	p.max_keys = 2 * ORC_CTX_MAX;
+	ck_assert_int_eq(gpu->ops->reserve(gpu, &p, &b3, &err), -ENOMEM);
+	ck_assert_msg(strstr(err.msg, "MiB") && strstr(err.msg, "scratch"), "%s", err.msg);
+	ck_assert_uint_lt(b3, b2);
+	check_attention(14, 2, 64, 16, 3);
+	ck_assert_int_eq(gpu->ops->synchronize(gpu, &err), 0);
+	backends_free();
+}
+END_TEST
+
 /* ---- errors and memory ---- */
 
 START_TEST(errors_and_memory)
@@ -399,6 +443,7 @@ int main(void)
 	tcase_add_test(tc, op_rope);
 	tcase_add_test(tc, op_attention);
 	tcase_add_test(tc, step_capture_replay);
+	tcase_add_test(tc, reserve_covers_the_ops);
 	tcase_add_test(tc, errors_and_memory);
 	suite_add_tcase(s, tc);
 	return orc_test_run(s);

@@ -14,6 +14,9 @@
 
 #include "engine.h"
 #include "engine_testutil.h"
+#include "gguf.h"
+#include "graph.h"
+#include "model_desc.h"
 #include "sampler.h"
 #include "testutil.h"
 
@@ -370,6 +373,79 @@ START_TEST(load_errors)
 }
 END_TEST
 
+/* ---- the backend's own working memory (reserve) counts as scratch ---- */
+
+static struct orc_backend_plan seen;
+static uint32_t seen_bad_k;   /* weights of the plan whose K is none of the model's */
+static const struct orc_hparams *seen_hp;
+static int reserve_rc;
+
+static int fake_reserve(struct orc_backend *be, const struct orc_backend_plan *p, uint64_t *bytes,
+			struct orc_err *err)
+{
+	(void)be;
+	seen = *p;
+	seen_bad_k = 0;
+	for (size_t i = 0; i < p->n_weights; i++) {
+		uint32_t k = p->weights[i].ne0;
+		if (k != seen_hp->n_embd && k != seen_hp->n_head * seen_hp->head_dim && k != seen_hp->n_ff)
+			seen_bad_k++;
+	}
+	*bytes = reserve_rc ? 0 : 12345;
+	return reserve_rc ? orc_err_set(err, reserve_rc, "scratch buffer of 9.0 MiB does not fit") : 0;
+}
+
+START_TEST(backend_reserve_counted)
+{
+	const struct orc_graph_opts go = { .n_batch = 48, .n_kv_blocks = 8, .block_size = 16, .max_blocks = 4,
+					   .n_seq_rows = 2 };
+	struct orc_backend_opts bo = { .n_threads = 1 };
+	struct orc_backend *be = NULL;
+	struct orc_backend_ops ops;
+	struct orc_gguf *gg = NULL;
+	struct orc_model_desc *d = NULL;
+	struct orc_graph *g = NULL;
+	struct orc_model_mem m0, m1;
+	struct orc_err err = { 0 };
+
+	ck_assert_int_eq(orc_gguf_open_read(orc_test_shared("models/tiny-qwen2-q8_0.gguf"), ORC_GGUF_MMAP, &gg, &err), 0);
+	ck_assert_int_eq(orc_model_desc_new(gg, &d, &err), 0);
+	ck_assert_int_eq(orc_backend_cpu_new(&bo, &be, &err), 0);
+	ck_assert_ptr_null(be->ops->reserve);   /* the CPU backend keeps no working memory of its own */
+	ck_assert_msg(orc_graph_new(be, gg, d, &go, &g, &err) == 0, "%s", err.msg);
+	orc_graph_get_mem(g, &m0);
+	orc_graph_free(g);
+
+	ops = *be->ops;
+	ops.reserve = fake_reserve;
+	be->ops = &ops;
+	seen_hp = &d->hp;
+	ck_assert_msg(orc_graph_new(be, gg, d, &go, &g, &err) == 0, "%s", err.msg);
+	orc_graph_get_mem(g, &m1);
+	orc_graph_free(g);
+	ck_assert_uint_eq(m1.scratch, m0.scratch + 12345);
+	ck_assert_uint_eq(m1.weights, m0.weights);
+	ck_assert_uint_eq(m1.kv_cache, m0.kv_cache);
+	ck_assert_uint_eq(seen.n_tok, 48);
+	ck_assert_uint_eq(seen.n_head, d->hp.n_head);
+	ck_assert_uint_eq(seen.head_dim, d->hp.head_dim);
+	ck_assert_uint_eq(seen.max_keys, 4 * 16);
+	/* the 2-D weights of every layer (Q, K, V, output, gate, up, down) and the head */
+	ck_assert_uint_eq(seen.n_weights, 7 * d->hp.n_layer + 1);
+	ck_assert_uint_eq(seen_bad_k, 0);
+
+	/* a backend that cannot reserve fails the load, naming itself */
+	reserve_rc = -ENOMEM;
+	ck_assert_int_eq(orc_graph_new(be, gg, d, &go, &g, &err), -ENOMEM);
+	ck_assert_msg(strstr(err.msg, "working memory of the cpu backend: scratch buffer") != NULL, "%s", err.msg);
+	reserve_rc = 0;
+
+	orc_backend_free(be);
+	orc_model_desc_free(d);
+	orc_gguf_free(gg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("engine");
@@ -385,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, argmax_many_rows);
 	tcase_add_test(tc, eval_errors);
 	tcase_add_test(tc, load_errors);
+	tcase_add_test(tc, backend_reserve_counted);
 	suite_add_tcase(s, tc);
 	return orc_test_run(s);
 }

@@ -97,6 +97,17 @@ struct orc_step_key {
 	uint32_t variant;       /* graph-specific; 0 for now */
 };
 
+/* The most a model's steps ask of a backend's ops, for reserve: tokens a
+ * step, attention's shape and the keys a sequence's block table spans, and
+ * the 2-D weights that matmul reads (their types and K). */
+struct orc_backend_plan {
+	uint32_t n_tok;                       /* tokens in one step, at most */
+	uint32_t n_head, head_dim;            /* query heads of attention and their size */
+	uint32_t max_keys;                    /* block table columns * block_size */
+	const struct orc_tensor *weights;     /* [n_weights] */
+	size_t n_weights;
+};
+
 /* ---- the ops table ----
  * Ops are ENQUEUED in call order and may run asynchronously (a CUDA stream).
  * They return nothing: a failure (an unsupported type, a device error) is
@@ -165,6 +176,14 @@ struct orc_backend_ops {
 	/* OPTIONAL. The device's name ("NVIDIA H100 80GB HBM3"; the CPU's
 	 * model name), NUL-terminated in buf[size]. Any thread. Default: "". */
 	void (*device_name)(struct orc_backend *be, char *buf, size_t size);
+	/* OPTIONAL. Allocate now the working memory of the backend's own (not
+	 * the caller's buffers) that steps within the plan will use, so that it
+	 * counts in the model's memory and a model that cannot fit fails at
+	 * load, not in a step. *bytes: what the backend's own working memory
+	 * holds after the call (also with an empty plan). -ENOMEM with the sizes
+	 * when it does not fit. Default: the backend keeps none. */
+	int (*reserve)(struct orc_backend *be, const struct orc_backend_plan *plan, uint64_t *bytes,
+		       struct orc_err *err);
 
 	/* ---- step capture ---- */
 	/* OPTIONAL (both or neither). The ops between step_begin and step_end form

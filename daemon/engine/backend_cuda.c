@@ -259,6 +259,7 @@ static const struct orc_backend_ops cuda_ops = {
 	.synchronize = cu_synchronize,
 	.mem_info = cu_mem_info,
 	.device_name = cu_device_name,
+	.reserve = cu_op_reserve,
 	.step_begin = cu_step_begin,
 	.step_end = cu_step_end,
 	.get_rows = cu_op_get_rows,

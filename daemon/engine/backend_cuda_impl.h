@@ -149,6 +149,9 @@ void cu_graphs_clear(struct cu_ctx *c);
  * cudaSuccess; or the wait's error (also made the sticky error), or the
  * allocation's (not: the caller decides), with *p NULL and *size 0. */
 cudaError_t cu_scratch_realloc(struct cu_ctx *c, void **p, size_t *size, size_t need);
+/* The same at load (reserve): 0, or -ENOMEM naming the sizes when the new
+ * buffer does not fit (*p NULL then), or the wait's CUDA error. */
+int cu_scratch_reserve(struct cu_ctx *c, void **p, size_t *size, size_t need, struct orc_err *err);
 int cu_buf_alloc(struct orc_backend *be, uint64_t size, enum orc_buf_usage usage, struct orc_bbuf **ret,
 		 struct orc_err *err);
 void cu_buf_free(struct orc_backend *be, struct orc_bbuf *b);
@@ -172,6 +175,9 @@ void cu_reserve(struct cu_ctx *c);
 size_t cu_run(struct cu_ctx *c, const struct cu_rec *recs, size_t i, size_t n);
 
 /* ---- ops (backend_cuda_ops.c) ---- */
+/* The reserve op: the decode attention scratch and the products' prepared
+ * activations for the plan's shapes, allocated now. */
+int cu_op_reserve(struct orc_backend *be, const struct orc_backend_plan *p, uint64_t *bytes, struct orc_err *err);
 void cu_run_get_rows(struct cu_ctx *c, const struct cu_rec *r);
 void cu_run_matmul(struct cu_ctx *c, const struct cu_rec *const *g, size_t n);
 void cu_run_add(struct cu_ctx *c, const struct cu_rec *r);

@@ -131,6 +131,17 @@ cudaError_t cu_scratch_realloc(struct cu_ctx *c, void **p, size_t *size, size_t 
 	return cudaSuccess;
 }
 
+int cu_scratch_reserve(struct cu_ctx *c, void **p, size_t *size, size_t need, struct orc_err *err)
+{
+	cudaError_t e = cu_scratch_realloc(c, p, size, need);
+
+	if (e == cudaSuccess)
+		return 0;
+	if (!*p)   /* the allocation failed (a failed wait keeps the old buffer) */
+		return no_fit(c, need, ORC_BUF_SCRATCH, err);
+	return CU_TRY(err, e);
+}
+
 static int range_ok(const struct orc_bbuf *b, uint64_t offset, uint64_t size, const char *what,
 		    struct orc_err *err)
 {

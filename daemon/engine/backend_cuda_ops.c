@@ -202,12 +202,15 @@ static bool matmul_ok(struct cu_ctx *c, const struct cu_rec *r)
  * Growing drops every captured step, so it grows at once to the most a
  * product of this K can use (ORC_K_MM_WS_COLS columns: half a megabyte a
  * thousand of K), not a column at a time as batches grow. */
+static size_t mm_ws_need(int wtype, int K, int ncols)
+{
+	return orc_k_mm_ws_bytes(wtype, K, ncols) > 0 ? orc_k_mm_ws_bytes(wtype, K, ORC_K_MM_WS_COLS) : 0;
+}
+
 static void mm_ws(struct cu_ctx *c, int wtype, int K, int ncols)
 {
-	size_t need = orc_k_mm_ws_bytes(wtype, K, ncols);
+	size_t need = mm_ws_need(wtype, K, ncols);
 
-	if (need > 0)
-		need = orc_k_mm_ws_bytes(wtype, K, ORC_K_MM_WS_COLS);
 	/* a failed allocation is not fatal: the products run without it */
 	if (need > c->mm_ws_bytes && c->mode == CU_DIRECT)
 		cu_scratch_realloc(c, &c->mm_ws, &c->mm_ws_bytes, need);
@@ -358,15 +361,17 @@ void cu_run_rope_kv(struct cu_ctx *c, const struct cu_rec *const *g)
 
 /* ---- attention ---- */
 
-/* Decode scratch for CU_DECODE_TOK tokens; (re)allocated outside captures only. */
-static bool attn_ws(struct cu_ctx *c, int n_head, int hd, int max_keys)
+/* Decode scratch for CU_DECODE_TOK tokens, covering (n_head, hd, max_keys)
+ * and every shape it covered before; (re)allocated outside captures only. */
+static int attn_ws_grow(struct cu_ctx *c, int n_head, int hd, int max_keys, struct orc_err *err)
 {
 	size_t need;
+	int rc;
 
 	if (c->attn_ws && c->ws_heads >= n_head && c->ws_hd >= hd && c->ws_keys >= max_keys)
-		return true;
+		return 0;
 	if (c->mode != CU_DIRECT)
-		return cu_fail(c, -EINVAL, "attention: decode scratch cannot grow inside a captured step");
+		return orc_err_set(err, -EINVAL, "attention: decode scratch cannot grow inside a captured step");
 	if (n_head < c->ws_heads)
 		n_head = c->ws_heads;
 	if (hd < c->ws_hd)
@@ -376,13 +381,20 @@ static bool attn_ws(struct cu_ctx *c, int n_head, int hd, int max_keys)
 	need = orc_k_attn_ws_bytes(CU_DECODE_TOK, n_head, hd, max_keys);
 	/* the kernel expects its counters zeroed; until they are, no size counts */
 	c->ws_heads = c->ws_hd = c->ws_keys = 0;
-	if (!CU_OK(c, cu_scratch_realloc(c, &c->attn_ws, &c->attn_ws_bytes, need)) ||
-	    !CU_OK(c, cudaMemsetAsync(c->attn_ws, 0, need, c->stream)))
-		return false;
+	if ((rc = cu_scratch_reserve(c, &c->attn_ws, &c->attn_ws_bytes, need, err)) != 0 ||
+	    (rc = CU_TRY(err, cudaMemsetAsync(c->attn_ws, 0, need, c->stream))) != 0)
+		return rc;
 	c->ws_heads = n_head;
 	c->ws_hd = hd;
 	c->ws_keys = max_keys;
-	return true;
+	return 0;
+}
+
+static bool attn_ws(struct cu_ctx *c, int n_head, int hd, int max_keys)
+{
+	struct orc_err e = { 0 };
+
+	return attn_ws_grow(c, n_head, hd, max_keys, &e) == 0 || cu_fail(c, e.code, "%s", e.msg);
 }
 
 static bool attn_shapes(struct cu_ctx *c, const struct cu_rec *r)
@@ -458,4 +470,29 @@ void cu_reserve(struct cu_ctx *c)
 		else if (r->k == CU_ATTN && r->t[0].ne1 <= CU_DECODE_TOK && attn_keys(c, r, &max_keys))
 			attn_ws(c, (int)r->attn.n_head, (int)r->attn.head_dim, (int)max_keys);
 	}
+}
+
+int cu_op_reserve(struct orc_backend *be, const struct orc_backend_plan *p, uint64_t *bytes, struct orc_err *err)
+{
+	struct cu_ctx *c = cu_ctx(be);
+	const int cols = p->n_tok < ORC_K_MM_WS_COLS ? (int)p->n_tok : ORC_K_MM_WS_COLS;
+	size_t mm = 0;
+	int rc = 0;
+
+	*bytes = c->mm_ws_bytes + c->attn_ws_bytes;
+	if (c->in_step || c->mode != CU_DIRECT)
+		return orc_err_set(err, -EINVAL, "reserve inside a step");
+	for (size_t i = 0; i < p->n_weights; i++) {
+		size_t need = mm_ws_need((int)p->weights[i].type, (int)p->weights[i].ne0, cols);
+		mm = need > mm ? need : mm;
+	}
+	if (mm > c->mm_ws_bytes)
+		rc = cu_scratch_reserve(c, &c->mm_ws, &c->mm_ws_bytes, mm, err);
+	/* shapes the attention op refuses reserve nothing (blocks round the
+	 * context up, never past twice the limit) */
+	if (rc == 0 && p->n_head > 0 && p->head_dim > 0 && p->head_dim <= ORC_K_HEAD_DIM_MAX &&
+	    p->max_keys > 0 && p->max_keys <= 2u * ORC_CTX_MAX)
+		rc = attn_ws_grow(c, (int)p->n_head, (int)p->head_dim, (int)p->max_keys, err);
+	*bytes = c->mm_ws_bytes + c->attn_ws_bytes;
+	return rc;
 }

@@ -269,7 +269,7 @@ static int alloc_kv(struct orc_graph *g, struct orc_err *err)
 				   (unsigned long long)rows);
 	rc = g->be->ops->buf_alloc(g->be, one * 2 * g->d->hp.n_layer, ORC_BUF_KV, &g->kvbuf, err);
 	if (rc != 0)
-		return orc_err_prefix(err, "KV cache: ");
+		return orc_err_prefix(err, "KV cache");
 	for (uint32_t l = 0; l < g->d->hp.n_layer; l++) {
 		g->layers[l].k_cache = kv_view(g, one * 2 * l, (uint32_t)rows);
 		g->layers[l].v_cache = kv_view(g, one * (2 * l + 1), (uint32_t)rows);
@@ -324,6 +324,42 @@ static int alloc_scratch(struct orc_graph *g, struct orc_err *err)
 	return rc;
 }
 
+/* The backend's own working memory for this graph's steps (the CUDA
+ * backend's decode attention scratch and prepared activations), allocated
+ * at load and counted as scratch. */
+static int reserve_backend(struct orc_graph *g, struct orc_err *err)
+{
+	const struct orc_hparams *hp = &g->d->hp;
+	struct orc_backend_plan p = { .n_tok = g->o.n_batch, .n_head = hp->n_head, .head_dim = hp->head_dim,
+				      .max_keys = g->o.max_blocks * g->o.block_size };
+	struct orc_tensor *w;
+	uint64_t bytes = 0;
+	int rc;
+
+	if (!g->be->ops->reserve)
+		return 0;
+	w = malloc(((size_t)hp->n_layer * 8 + 1) * sizeof(*w));
+	if (!w)
+		return orc_err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		const struct graph_layer *L = &g->layers[l];
+		const struct orc_tensor *lw[] = { &L->wq, &L->wk, &L->wv, &L->wqkv,
+						  &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
+		for (size_t i = 0; i < sizeof(lw) / sizeof(lw[0]); i++)
+			if (lw[i]->buf)
+				w[p.n_weights++] = *lw[i];
+	}
+	if (g->output.buf)
+		w[p.n_weights++] = g->output;
+	p.weights = w;
+	rc = g->be->ops->reserve(g->be, &p, &bytes, err);
+	free(w);
+	if (rc != 0)
+		return orc_err_prefix(err, "working memory of the %s backend", g->be->ops->name);
+	g->mem.scratch += bytes;
+	return 0;
+}
+
 /* ---- lifetime ---- */
 
 void orc_graph_free(struct orc_graph *g)
@@ -366,7 +402,7 @@ int orc_graph_new(struct orc_backend *be, const struct orc_gguf *gg, const struc
 		return orc_err_set(err, -ENOMEM, "out of memory");
 	}
 	if ((rc = load_weights(g, gg, err)) != 0 || (rc = alloc_kv(g, err)) != 0 ||
-	    (rc = alloc_scratch(g, err)) != 0) {
+	    (rc = alloc_scratch(g, err)) != 0 || (rc = reserve_backend(g, err)) != 0) {
 		orc_graph_free(g);
 		return rc;
 	}
