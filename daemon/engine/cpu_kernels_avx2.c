@@ -164,15 +164,17 @@ static ALWAYS_INLINE void mm_tile(const float *const w[ORC_CPU_MR], const float 
 	UNROLL for (int t = 0; t < T; t++)
 		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
 			a[t][r] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	/* 12 accumulators, the tokens' 3 vectors and one weight vector at a
+	 * time: the 16 ymm registers exactly, so no accumulator is spilled
+	 * (a spilled one puts a store and a reload into its FMA chain) */
 	for (uint32_t j = 0; j < n; j += 8) {
-		__m256 w0 = _mm256_loadu_ps(w[0] + j), w1 = _mm256_loadu_ps(w[1] + j);
-		__m256 w2 = _mm256_loadu_ps(w[2] + j), w3 = _mm256_loadu_ps(w[3] + j);
-		UNROLL for (int t = 0; t < T; t++) {
-			__m256 xv = _mm256_loadu_ps(x[t] + j);
-			a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);
-			a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);
-			a[t][2] = _mm256_fmadd_ps(w2, xv, a[t][2]);
-			a[t][3] = _mm256_fmadd_ps(w3, xv, a[t][3]);
+		__m256 xv[3];
+		UNROLL for (int t = 0; t < T; t++)
+			xv[t] = _mm256_loadu_ps(x[t] + j);
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+			__m256 wv = _mm256_loadu_ps(w[r] + j);
+			UNROLL for (int t = 0; t < T; t++)
+				a[t][r] = _mm256_fmadd_ps(wv, xv[t], a[t][r]);
 		}
 	}
 	UNROLL for (int t = 0; t < T; t++)
@@ -267,15 +269,16 @@ static ALWAYS_INLINE void direct_tile_b32(sub_fn sub, size_t bsize, const uint8_
 		_mm_prefetch((const char *)b1 + PF_DIST, _MM_HINT_T0);
 		_mm_prefetch((const char *)b2 + PF_DIST, _MM_HINT_T0);
 		_mm_prefetch((const char *)b3 + PF_DIST, _MM_HINT_T0);
+		const uint8_t *const b[ORC_CPU_MR] = { b0, b1, b2, b3 };
+		const __m256 d[ORC_CPU_MR] = { d0, d1, d2, d3 };
 		UNROLL for (int s = 0; s < 4; s++) {
-			__m256 w0 = _mm256_mul_ps(sub(b0, s), d0), w1 = _mm256_mul_ps(sub(b1, s), d1);
-			__m256 w2 = _mm256_mul_ps(sub(b2, s), d2), w3 = _mm256_mul_ps(sub(b3, s), d3);
-			UNROLL for (int t = 0; t < T; t++) {
-				__m256 xv = _mm256_loadu_ps(x[t] + j + 8 * s);
-				a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);
-				a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);
-				a[t][2] = _mm256_fmadd_ps(w2, xv, a[t][2]);
-				a[t][3] = _mm256_fmadd_ps(w3, xv, a[t][3]);
+			__m256 xv[3];
+			UNROLL for (int t = 0; t < T; t++)
+				xv[t] = _mm256_loadu_ps(x[t] + j + 8 * s);
+			UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+				__m256 wv = _mm256_mul_ps(sub(b[r], s), d[r]);
+				UNROLL for (int t = 0; t < T; t++)
+					a[t][r] = _mm256_fmadd_ps(wv, xv[t], a[t][r]);
 			}
 		}
 	}
@@ -302,14 +305,13 @@ static ALWAYS_INLINE void direct_tile(w8_fn ld, const uint8_t *const rows[ORC_CP
 			_mm_prefetch((const char *)rows[2] + 2 * (i0 + j) + PF_DIST, _MM_HINT_T0);
 			_mm_prefetch((const char *)rows[3] + 2 * (i0 + j) + PF_DIST, _MM_HINT_T0);
 		}
-		__m256 w0 = ld(rows[0], i0 + j), w1 = ld(rows[1], i0 + j);
-		__m256 w2 = ld(rows[2], i0 + j), w3 = ld(rows[3], i0 + j);
-		UNROLL for (int t = 0; t < T; t++) {
-			__m256 xv = _mm256_loadu_ps(x[t] + j);
-			a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);
-			a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);
-			a[t][2] = _mm256_fmadd_ps(w2, xv, a[t][2]);
-			a[t][3] = _mm256_fmadd_ps(w3, xv, a[t][3]);
+		__m256 xv[3];
+		UNROLL for (int t = 0; t < T; t++)
+			xv[t] = _mm256_loadu_ps(x[t] + j);
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+			__m256 wv = ld(rows[r], i0 + j);
+			UNROLL for (int t = 0; t < T; t++)
+				a[t][r] = _mm256_fmadd_ps(wv, xv[t], a[t][r]);
 		}
 	}
 	UNROLL for (int t = 0; t < T; t++)
