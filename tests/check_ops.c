@@ -286,16 +286,21 @@ START_TEST(matmul_batch_invariance)
 			download(be, &O, b ? all : all1);
 			drop(be, &X);
 			drop(be, &O);
-			{       /* a batch of 3 (decode tiles) against the batch of n_tok */
-				struct bt X3 = upload_f32(be, k, 3, x + (size_t)40 * k), O3 = upload_f32(be, n, 3, NULL);
-				float three[3 * 37];
-				be->ops->matmul(be, &W.t, &X3.t, NULL, &O3.t);
-				download(be, &O3, three);
-				ck_assert_msg(memcmp(three, (b ? all : all1) + (size_t)40 * n, sizeof(three)) == 0,
-					      "%s: tokens 40..42 as a batch of 3 differ from in a batch of %u",
-					      orc_type_info(types[ti])->name, n_tok);
-				drop(be, &X3);
-				drop(be, &O3);
+			/* batches of 3 (decode tiles over the whole of k), 7 and 12 (decode
+			 * tiles chunk by chunk) against the batch of n_tok (tiles through
+			 * scratch) */
+			static const uint32_t sizes[] = { 3, 7, 12 };
+			for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+				const uint32_t nb = sizes[si];
+				struct bt Xb = upload_f32(be, k, nb, x + (size_t)40 * k), Ob = upload_f32(be, n, nb, NULL);
+				float part[12 * 37];
+				be->ops->matmul(be, &W.t, &Xb.t, NULL, &Ob.t);
+				download(be, &Ob, part);
+				ck_assert_msg(memcmp(part, (b ? all : all1) + (size_t)40 * n, sizeof(float) * n * nb) == 0,
+					      "%s: tokens 40..%u as a batch of %u differ from in a batch of %u",
+					      orc_type_info(types[ti])->name, 39 + nb, nb, n_tok);
+				drop(be, &Xb);
+				drop(be, &Ob);
 			}
 			for (uint32_t t = 0; t < n_tok; t += 23) {
 				struct bt X1 = upload_f32(be, k, 1, x + (size_t)t * k), O1 = upload_f32(be, n, 1, NULL);

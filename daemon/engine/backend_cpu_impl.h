@@ -13,6 +13,7 @@
 
 #define CPU_CHUNK   256    /* weight elements dequantized at a time (a multiple of every block) */
 #define CPU_TOK_BLK 64     /* tokens that share one dequantized weight panel */
+#define CPU_DIRECT_TOK 12  /* up to this many tokens, panels read the stored weights directly */
 
 struct orc_bbuf {
 	void *data;

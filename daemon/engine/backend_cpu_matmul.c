@@ -79,23 +79,36 @@ static void panel_chunk(const struct mm_job *j, struct cpu_scratch *s, uint32_t 
 	}
 }
 
-/* Decode: the whole reduction straight from the stored rows, when the kernel
- * set can (same lane sums as through scratch). Rows past the end of the
- * matrix repeat row r0; their sums are not used. */
+/* Decode: the reduction straight from the stored rows, when the kernel set
+ * can (same lane sums as through scratch). Up to 3 tokens take the whole of
+ * k in one pass; up to CPU_DIRECT_TOK take each chunk of k in groups of 3
+ * tokens, the first group bringing the chunk's weights into the cache for
+ * the others (dequantizing them into scratch costs more than converting
+ * them again in registers when few tokens share them). Rows past the end
+ * of the matrix repeat row r0; their sums are not used. */
 static bool direct_panel(const struct mm_job *j, uint32_t r0, uint32_t nr, uint32_t t0, uint32_t nt,
 			 float *acc)
 {
 	const struct orc_tensor *w = j->w;
+	const uint32_t k = w->ne0, step = nt <= 3 ? k : CPU_CHUNK;
 	const uint8_t *rows[ORC_CPU_MR];
 	const float *xp[3];
 
-	if (!j->c->kern->mm_direct)
+	if (!j->c->kern->mm_direct || nt > CPU_DIRECT_TOK || k % 8 != 0)
 		return false;
 	for (uint32_t r = 0; r < ORC_CPU_MR; r++)
 		rows[r] = tdata(w) + (uint64_t)(r0 + (r < nr ? r : 0)) * w->nb1;
-	for (uint32_t t = 0; t < nt; t++)
-		xp[t] = trow(j->x, t0 + t);
-	return j->c->kern->mm_direct(w->type, rows, xp, nt, 0, w->ne0, acc);
+	for (uint32_t c0 = 0; c0 < k; c0 += step) {
+		const uint32_t cn = k - c0 < step ? k - c0 : step;
+		for (uint32_t t = 0; t < nt; t += 3) {
+			const uint32_t g = nt - t < 3 ? nt - t : 3;
+			for (uint32_t u = 0; u < g; u++)
+				xp[u] = trow(j->x, t0 + t + u) + c0;
+			if (!j->c->kern->mm_direct(w->type, rows, xp, g, c0, cn, acc + (size_t)t * ORC_CPU_MR * 8))
+				return false;   /* a type it does not take: at the first call, nothing done */
+		}
+	}
+	return true;
 }
 
 /* Outputs [t0, t0 + nt) x panel p: the whole reduction over k, then the
@@ -109,7 +122,7 @@ static void mm_panel(const struct mm_job *j, struct cpu_scratch *s, uint32_t p, 
 	uint32_t c0 = 0, cn = 0;
 
 	memset(s->acc, 0, sizeof(float) * nt * ORC_CPU_MR * 8);
-	if (nt <= 3 && k % 8 == 0 && direct_panel(j, r0, nr, t0, nt, s->acc))
+	if (direct_panel(j, r0, nr, t0, nt, s->acc))
 		goto finish;
 	for (c0 = 0; c0 < k; c0 += CPU_CHUNK) {
 		cn = k - c0 < CPU_CHUNK ? k - c0 : CPU_CHUNK;

@@ -30,7 +30,8 @@ struct orc_cpu_kern {
 	/* OPTIONAL (NULL in the portable set): the same lane sums as mm_chunk
 	 * over elements [i0, i0 + n) (multiples of 8 and of the block) of the
 	 * stored rows, dequantized in registers instead of through scratch, for
-	 * n_tok <= 3 (decode). Returns false for a type it does not handle. */
+	 * 1 <= n_tok <= 3 (decode); x[t] points at token t's element i0.
+	 * Returns false for a type it does not handle. */
 	bool (*mm_direct)(enum orc_type type, const uint8_t *const rows[ORC_CPU_MR],
 			  const float *const *x, uint32_t n_tok, uint32_t i0, uint32_t n, float *acc);
 	/* The canonical dot product of a and b. */
