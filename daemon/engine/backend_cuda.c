@@ -55,7 +55,7 @@ int cu_take_error(struct cu_ctx *c, bool drain, struct orc_err *err)
 
 	if (drain) {
 		/* one wait covers the stream's work and the flag's copy */
-		if (cudaMemcpyAsync(c->hflag, c->dflag, sizeof(int), cudaMemcpyDeviceToHost, c->stream) != cudaSuccess)
+		if (!CU_OK(c, cudaMemcpyAsync(c->hflag, c->dflag, sizeof(int), cudaMemcpyDeviceToHost, c->stream)))
 			*c->hflag = 0;
 		CU_OK(c, cudaStreamSynchronize(c->stream));
 		if ((*c->hflag & ORC_K_BAD_INDEX) && c->err.code == 0)
