@@ -27,5 +27,15 @@ tests_check_cuda_engine_CFLAGS = $(TEST_CFLAGS) $(CUDA_CFLAGS)
 tests_check_cuda_engine_LDADD = $(ENGINE_LIBS) $(ENGINE_EXTRA_LIBS) $(TEST_LDADD) $(CUDA_LIBS) \
 	$(UNISTRING_LIBS) -lm
 TESTS += tests/check_cuda_engine
+
+# The backend's host code on a fake CUDA runtime (no GPU needed): the
+# engine's sources built again, linked without cudart and the kernels.
+check_PROGRAMS += tests/check_cuda_faults
+tests_check_cuda_faults_SOURCES = tests/check_cuda_faults.c tests/fakecuda.c tests/fakecuda.h \
+	$(daemon_engine_libengine_la_SOURCES)
+tests_check_cuda_faults_CFLAGS = $(TEST_CFLAGS) $(PCRE2_CFLAGS) $(CUDA_CFLAGS) $(FAULT_SAN_CFLAGS)
+tests_check_cuda_faults_LDFLAGS = $(FAULT_SAN_LDFLAGS)
+tests_check_cuda_faults_LDADD = $(TEST_LDADD) $(PCRE2_LIBS) $(UNISTRING_LIBS) -lm
+TESTS += tests/check_cuda_faults
 endif
-EXTRA_DIST += tests/cudatest.h tests/bench/hf_side_by_side.py
+EXTRA_DIST += tests/cudatest.h tests/fakecuda.h tests/bench/hf_side_by_side.py
