@@ -165,6 +165,7 @@ static int wrap_big(struct orc_graph *g, const struct orc_gguf *gg, const struct
 	for (size_t i = 0; i < l->n; i++)
 		if (!l->v[i].small)
 			set_view(l->v[i].dst, g->wbuf, l->v[i].gt->offset, l->v[i].gt);
+	g->mem.weights += total;
 	progress(g, total, total);
 	return 0;
 }
@@ -196,6 +197,8 @@ static int copy_big(struct orc_graph *g, const struct wlist *l, uint64_t total, 
 		size += ALIGN_UP(l->v[i].gt->size, 256);
 	}
 	rc = g->be->ops->buf_alloc(g->be, size, ORC_BUF_WEIGHTS, &g->wbuf, err);
+	if (rc == 0)
+		g->mem.weights += size;   /* what the buffer holds, its alignment padding too */
 	for (size_t i = 0; i < l->n && rc == 0; i++) {
 		const struct orc_gguf_tensor *t = l->v[i].gt;
 		if (l->v[i].small)
@@ -234,7 +237,6 @@ static int load_weights(struct orc_graph *g, const struct orc_gguf *gg, struct o
 	} else if (rc == 0) {
 		rc = copy_big(g, &l, total, err);
 	}
-	g->mem.weights += total;
 	free(l.v);
 	return rc;
 }
