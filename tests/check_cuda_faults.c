@@ -73,12 +73,14 @@ static void assert_nothing_held(const char *what)
 		      h.streams, h.events, h.graphs, h.execs);
 }
 
-/* The run without faults: it works, and returns every resource. */
+/* The run without faults: it works, its memory is accounted, and it
+ * returns every resource. */
 START_TEST(fake_run_is_clean)
 {
 	const char *name = models[_i];
 	struct orc_err err = { 0 };
 	struct orc_model *m;
+	struct orc_model_mem mem;
 	struct fake_cuda_held h;
 
 	fake_cuda_reset();
@@ -88,9 +90,15 @@ START_TEST(fake_run_is_clean)
 	fake_cuda_held(&h);
 	ck_assert_int_gt(h.dev, 0);
 	ck_assert_int_eq(h.streams, 1);
+	/* the model's memory is all the device memory it holds (but the 4
+	 * bytes of the error flag), and steps allocate none beyond it */
+	orc_model_get_mem(m, &mem);
+	ck_assert_uint_gt(mem.scratch, 0);
+	ck_assert_uint_eq(h.dev_bytes, mem.weights + mem.kv_cache + mem.scratch + sizeof(int));
 	ck_assert_msg(requests(m, &err) == 0, "%s: %s", name, err.msg);
 	fake_cuda_held(&h);
 	ck_assert_msg(h.execs > 0, "%s: no decode step was captured", name);
+	ck_assert_uint_eq(h.dev_bytes, mem.weights + mem.kv_cache + mem.scratch + sizeof(int));
 	ck_assert_msg(requests(m, &err) == 0, "%s, again: %s", name, err.msg);
 	orc_model_free(m);
 	assert_nothing_held(name);
