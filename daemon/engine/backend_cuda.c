@@ -138,11 +138,12 @@ static int graph_slot(struct cu_ctx *c, const struct orc_step_key *key, bool *fo
 }
 
 /* A step that runs once per generated token of each of its sequences
- * (one token and one output row a sequence): its key comes back every
- * step while the batch keeps its size, so it is worth capturing at once. */
+ * (one token a sequence: the layers, with no output row, or the output
+ * rows of those tokens): its key comes back every step while the batch
+ * keeps its size, so it is worth capturing at once. */
 static bool decode_step(const struct orc_step_key *key)
 {
-	return key->n_tok == key->n_seq && key->n_out == key->n_tok;
+	return key->n_tok == key->n_seq && (key->n_out == 0 || key->n_out == key->n_tok);
 }
 
 /* A step's ops are recorded and launched at step_end (cu_flush). A key
