@@ -90,6 +90,7 @@ struct orc_rope_args {
  * of ops with identical arguments (same buffers, offsets and shapes); all
  * that changes between them is the content of ORC_BUF_IO buffers written by
  * buf_set before step_begin. */
+#define ORC_STEP_KEEP_MAX 4
 struct orc_step_key {
 	uint32_t n_tok;         /* tokens in the step */
 	uint32_t n_seq;         /* rows of the block table */
@@ -194,6 +195,13 @@ struct orc_backend_ops {
 	 * sticky error. Default: ops run as they are called. */
 	void (*step_begin)(struct orc_backend *be, const struct orc_step_key *key);
 	int (*step_end)(struct orc_backend *be, struct orc_err *err);
+	/* OPTIONAL. Inside a step: view t is read after the step ends (by a
+	 * later step, or buf_get). Once a step has kept a view, what its ops
+	 * write to ORC_BUF_SCRATCH buffers and no kept view overlaps is dead
+	 * when the step ends, so that a backend may fuse away the writes (a
+	 * step that keeps nothing keeps all). Up to ORC_STEP_KEEP_MAX views a
+	 * step. Default: no-op. */
+	void (*step_keep)(struct orc_backend *be, const struct orc_tensor *t);
 
 	/* ---- ops (all REQUIRED) ---- */
 	/* out[i] = dequant(table row ids[i]).

@@ -160,6 +160,7 @@ static void cu_step_begin(struct orc_backend *be, const struct orc_step_key *key
 	c->mode = CU_DIRECT;
 	c->cur = -1;
 	c->n_recs = 0;
+	c->n_keep = 0;
 	c->in_step = true;
 	if (c->err.code != 0)
 		return;
@@ -263,6 +264,7 @@ static const struct orc_backend_ops cuda_ops = {
 	.reserve = cu_op_reserve,
 	.step_begin = cu_step_begin,
 	.step_end = cu_step_end,
+	.step_keep = cu_step_keep,
 	.get_rows = cu_op_get_rows,
 	.matmul = cu_op_matmul,
 	.add = cu_op_add,

@@ -43,6 +43,19 @@ void cu_submit(struct cu_ctx *c, const struct cu_rec *r)
 	c->recs[c->n_recs++] = *r;
 }
 
+void cu_step_keep(struct orc_backend *be, const struct orc_tensor *t)
+{
+	struct cu_ctx *c = cu_ctx(be);
+
+	if (!c->in_step || c->n_keep < 0)
+		return;
+	if (c->n_keep == ORC_STEP_KEEP_MAX) {
+		c->n_keep = -1;   /* more than it can list: keep all */
+		return;
+	}
+	c->keep[c->n_keep++] = *t;
+}
+
 /* ---- views ---- */
 
 static bool has(const struct cu_rec *r, int i)
@@ -111,8 +124,20 @@ static int writes_whole(const struct cu_rec *r)
 	}
 }
 
-/* Is view t dead after record i: overwritten whole before any later read?
- * The end of the step counts as a read (scratch carries across steps). */
+/* Is view t read after the step ends? Memory other than scratch always
+ * is, and scratch too unless the step said what it keeps (step_keep). */
+static bool live_at_end(const struct cu_ctx *c, const struct orc_tensor *t)
+{
+	if (c->n_keep <= 0 || t->buf->usage != ORC_BUF_SCRATCH)
+		return true;
+	for (int k = 0; k < c->n_keep; k++)
+		if (overlaps(&c->keep[k], t))
+			return true;
+	return false;
+}
+
+/* Is view t dead after record i: overwritten whole before any later read,
+ * or not read again and not live at the step's end? */
 static bool dead_after(const struct cu_ctx *c, const struct orc_tensor *t, size_t i)
 {
 	for (size_t j = i + 1; j < c->n_recs; j++) {
@@ -128,7 +153,7 @@ static bool dead_after(const struct cu_ctx *c, const struct orc_tensor *t, size_
 		if (w >= 0 && covers(&r->t[w], t))
 			return true;
 	}
-	return false;
+	return !live_at_end(c, t);
 }
 
 static size_t next_live(const struct cu_ctx *c, size_t i)

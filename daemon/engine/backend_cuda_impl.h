@@ -83,6 +83,8 @@ struct cu_ctx {
 	struct cu_rec *recs;          /* the step being recorded */
 	size_t n_recs, cap_recs;
 	bool in_step;
+	struct orc_tensor keep[ORC_STEP_KEEP_MAX];   /* read after the step (step_keep) */
+	int n_keep;                   /* 0: the step keeps all it writes; -1: too many kept */
 
 	enum cu_mode mode;
 	struct cu_graph graphs[CU_GRAPHS_MAX];
@@ -166,6 +168,8 @@ void cu_staging_free(struct cu_ctx *c);
 /* ---- recording and fusion (backend_cuda_fuse.c) ---- */
 /* Record an op inside a step, or run it now outside one. */
 void cu_submit(struct cu_ctx *c, const struct cu_rec *r);
+/* The step_keep op. */
+void cu_step_keep(struct orc_backend *be, const struct orc_tensor *t);
 /* Fuse the recorded step and launch it; clears the record. */
 void cu_flush(struct cu_ctx *c);
 /* Size the scratch the recorded step's ops will use (outside a capture),

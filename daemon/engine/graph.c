@@ -147,6 +147,15 @@ static void forward_layers(const struct orc_graph *g, const struct pass_views *v
 	}
 }
 
+/* The step reads v after it ends: a later step, or the host (see the
+ * backend's step_keep: what a step writes to scratch and keeps not is
+ * dead at its end). */
+static void keep(const struct orc_graph *g, const struct orc_tensor *v)
+{
+	if (g->be->ops->step_keep)
+		g->be->ops->step_keep(g->be, v);
+}
+
 /* Logits of out_idx[o0 .. o0 + n) into the logits scratch; with amax, their
  * greedy ids into the I/O buffer too, with top their best candidates. */
 static void forward_output(const struct orc_graph *g, const struct pass_views *v, uint32_t o0,
@@ -160,6 +169,7 @@ static void forward_output(const struct orc_graph *g, const struct pass_views *v
 	be->ops->get_rows(be, &v->x, &idx, &hid);
 	norm(g, &hid, &g->output_norm, &g->output_norm_b, &hid);
 	be->ops->matmul(be, &g->output, &hid, NULL, &logits);
+	keep(g, &logits);   /* for buf_get */
 	if (amax) {
 		const struct orc_tensor ids = io_i32(g, g->io.off_amax, n, 1);
 		be->ops->argmax(be, &logits, &ids);
@@ -282,6 +292,7 @@ int orc_graph_eval(struct orc_graph *g, const struct orc_graph_pass *p, struct o
 		return rc;
 	step_begin(g, p->n_tok, p->n_seq, 0, 0);
 	forward_layers(g, &v);
+	keep(g, &v.x);      /* for the output steps */
 	if ((rc = step_end(g, err)) != 0)
 		return rc;
 	for (uint32_t o0 = 0; o0 < p->n_out; o0 += g->n_out_grp) {
