@@ -75,9 +75,26 @@ static bool same_view(const struct orc_tensor *a, const struct orc_tensor *b)
 	       a->ne1 == b->ne1 && a->nb1 == b->nb1;
 }
 
+/* Do two views share a byte? Rows of a common stride P whose bytes stay
+ * inside one period each cover a rectangle (rows x byte columns), so
+ * column slices of one matrix (q, k and v of a QKV product) are told
+ * apart exactly; otherwise the byte spans decide. */
 static bool overlaps(const struct orc_tensor *a, const struct orc_tensor *b)
 {
-	return a->buf == b->buf && a->offset < t_end(b) && b->offset < t_end(a);
+	if (a->buf != b->buf || a->offset >= t_end(b) || b->offset >= t_end(a))
+		return false;
+	if (a->ne1 <= 1 && b->ne1 <= 1)
+		return true;
+	const uint64_t P = a->ne1 > 1 ? a->nb1 : b->nb1;
+	if (P == 0 || (a->ne1 > 1 && a->nb1 != P) || (b->ne1 > 1 && b->nb1 != P))
+		return true;
+	const uint64_t ra = orc_tensor_row_bytes(a), rb = orc_tensor_row_bytes(b);
+	const uint64_t ca = a->offset % P, cb = b->offset % P;
+	if (ca + ra > P || cb + rb > P)
+		return true;
+	const uint64_t a0 = a->offset / P, b0 = b->offset / P;
+	const uint64_t a1 = a0 + (a->ne1 ? a->ne1 : 1), b1 = b0 + (b->ne1 ? b->ne1 : 1);
+	return a0 < b1 && b0 < a1 && ca < cb + rb && cb < ca + ra;
 }
 
 /* Does a write of view w replace every byte of t? */
