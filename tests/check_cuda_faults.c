@@ -1,6 +1,7 @@
 /* check_cuda_faults.c -- the CUDA backend's host code on a fake runtime
  * (fakecuda.h), which needs no GPU: a model loads, prefills and decodes
- * (steps run directly, captured and replayed) and leaves nothing behind;
+ * (steps run directly, captured and replayed) and leaves nothing behind,
+ * its memory accounted; a decode step's fused launches, captured once;
  * then each CUDA call of that run in turn is made to fail, and every
  * failure must end as an error naming it (load, or a step), leak no
  * device memory, stream, event or graph, and leave a loaded model able to
@@ -15,6 +16,7 @@
 
 #include "engine.h"
 #include "fakecuda.h"
+#include "model_desc.h"
 #include "testutil.h"
 
 static const char *const models[] = { "tiny-qwen2-q8_0", "tiny-llama-f16" };
@@ -107,6 +109,60 @@ START_TEST(fake_run_is_clean)
 }
 END_TEST
 
+/* Fusion and capture, as launches: a decode step of a llama-like model
+ * (rmsnorm, SwiGLU) runs 6 kernels a layer (the QKV product with its
+ * norm, RoPE with the K/V store, attention, the output projection adding
+ * into the residual, the SwiGLU product with its norm, the down projection
+ * adding into the residual), then gathers the output rows and runs the
+ * head (with the final norm) and the argmax; the last layer fuses like the
+ * others; every launch is recorded into a graph the first time (steps of
+ * 1 and of 3 sequences), and the next step of that size launches none. */
+START_TEST(decode_step_launches)
+{
+	static const char *const arch[] = { "tiny-llama-f16", "tiny-qwen2-q8_0", "tiny-phi3-bf16" };
+	static const char *names[FAKE_CUDA_LOG];
+	const char *name = arch[_i];
+	struct orc_err err = { 0 };
+	struct orc_model *m = load(name, &err);
+
+	ck_assert_msg(m != NULL, "%s: %s", name, err.msg);
+	const uint32_t n_layer = orc_model_get_desc(m)->hp.n_layer;
+	for (uint32_t B = 1; B <= 3; B += 2) {
+		struct orc_seq *s[3] = { NULL, NULL, NULL };
+		struct orc_eval_item it[3];
+		int32_t prompt[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, next[3] = { 0, 0, 0 };
+		for (uint32_t i = 0; i < B; i++) {
+			ck_assert_int_eq(orc_seq_new(m, &s[i], &err), 0);
+			it[i] = (struct orc_eval_item){ .seq = s[i], .ids = prompt, .n = 8, .argmax = &next[i] };
+		}
+		ck_assert_msg(orc_model_eval(m, it, B, &err) == 0, "%s: %s", name, err.msg);
+		for (int step = 0; step < 2; step++) {
+			for (uint32_t i = 0; i < B; i++) {
+				it[i].ids = &next[i];
+				it[i].n = 1;
+			}
+			fake_cuda_reset();
+			ck_assert_msg(orc_model_eval(m, it, B, &err) == 0, "%s: %s", name, err.msg);
+			size_t n = fake_cuda_launches(names, FAKE_CUDA_LOG);
+			char seq[1024] = "";
+			for (size_t k = 0; k < n && k < FAKE_CUDA_LOG; k++)
+				snprintf(seq + strlen(seq), sizeof(seq) - strlen(seq), " %s", names[k]);
+			const size_t want = step == 0 ? 1 + 6 * (size_t)n_layer + 3 : 0;
+			ck_assert_msg(n == want, "%s, %u sequences, decode step %d: %zu launches, not %zu:%s", name, B,
+				      step, n, want, seq);
+			if (step == 0)
+				ck_assert_msg(strstr(seq, "rope_kv") && !strstr(seq, "rmsnorm") && !strstr(seq, "swiglu") &&
+						      !strstr(seq, " add"),
+					      "%s, %u sequences: an op was not fused:%s", name, B, seq);
+		}
+		for (uint32_t i = 0; i < B; i++)
+			orc_seq_free(s[i]);
+	}
+	orc_model_free(m);
+	assert_nothing_held(name);
+}
+END_TEST
+
 /* Each call of that run fails in turn. */
 START_TEST(every_failure_is_an_error)
 {
@@ -183,6 +239,7 @@ int main(void)
 	setenv("CK_FORK", "no", 1);   /* the fake's counts live in this process */
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, fake_run_is_clean, 0, n);
+	tcase_add_loop_test(tc, decode_step_launches, 0, 3);
 	tcase_add_loop_test(tc, every_failure_is_an_error, 0, n);
 	suite_add_tcase(s, tc);
 	return orc_test_run(s);

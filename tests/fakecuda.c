@@ -30,11 +30,14 @@ static struct fake_cuda_held held;
 static uint64_t calls, fail_at;
 static const char *failed_what;
 static cudaError_t last_error = cudaSuccess;
+static const char *launch_log[FAKE_CUDA_LOG];
+static size_t n_launches;
 
 void fake_cuda_reset(void)
 {
 	pthread_mutex_lock(&lock);
 	calls = fail_at = 0;
+	n_launches = 0;
 	failed_what = NULL;
 	last_error = cudaSuccess;
 	pthread_mutex_unlock(&lock);
@@ -69,6 +72,25 @@ void fake_cuda_held(struct fake_cuda_held *ret)
 {
 	pthread_mutex_lock(&lock);
 	*ret = held;
+	pthread_mutex_unlock(&lock);
+}
+
+size_t fake_cuda_launches(const char **names, size_t max)
+{
+	pthread_mutex_lock(&lock);
+	size_t n = n_launches;
+	for (size_t i = 0; i < n && i < max && i < FAKE_CUDA_LOG; i++)
+		names[i] = launch_log[i];
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+static void log_launch(const char *name)
+{
+	pthread_mutex_lock(&lock);
+	if (n_launches < FAKE_CUDA_LOG)
+		launch_log[n_launches] = name + strlen("orc_k_");
+	n_launches++;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -382,7 +404,11 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event)
 
 /* ---- the kernel launchers (kernels.h): counted, no work ---- */
 
-#define LAUNCH(name) FAIL(name, cudaErrorLaunchFailure)
+#define LAUNCH(name)                                \
+	do {                                        \
+		FAIL(name, cudaErrorLaunchFailure); \
+		log_launch(name);                   \
+	} while (0)
 
 int orc_k_type_block(int type)
 {

@@ -30,6 +30,10 @@ uint64_t fake_cuda_calls(void);
  * runtime function). */
 bool fake_cuda_failed(const char **what);
 void fake_cuda_held(struct fake_cuda_held *ret);
+/* The kernel launchers called since the last reset, in order (their names
+ * without "orc_k_"), up to FAKE_CUDA_LOG; returns how many were called. */
+#define FAKE_CUDA_LOG 4096
+size_t fake_cuda_launches(const char **names, size_t max);
 /* Device memory the fake reports as total (free is that minus what is held). */
 #define FAKE_CUDA_TOTAL (4ull << 30)
 
