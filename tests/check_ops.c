@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu_kernels.h"
 #include "threadpool.h"
 #include "quant.h"
 #include "testutil.h"
@@ -613,6 +614,42 @@ static void check_attention(struct orc_backend *be, const struct attn_case *ac)
 	free(one);
 }
 
+/* Attention's kernels in both sets: several rows at once give the bits of
+ * one row at a time (the canonical dot product; the same FMA chain per
+ * element), for row counts and lengths off their blocks of 8 and 64. */
+START_TEST(attention_kernels_batched)
+{
+	const struct orc_cpu_kern *sets[2] = { &orc_cpu_kern_generic, orc_cpu_kern_select() };
+	enum { R = 13, N = 139 };
+	float *m = malloc(sizeof(float) * R * N), q[N], w[R], one[R], all[R], y1[N], yn[N];
+	const float *rows[R];
+
+	fill(m, (size_t)R * N, -1, 1);
+	fill(q, N, -1, 1);
+	fill(w, R, 0, 0.2f);
+	for (int r = 0; r < R; r++)
+		rows[r] = m + (size_t)r * N;
+	for (int si = 0; si < 2; si++) {
+		const struct orc_cpu_kern *k = sets[si];
+		for (uint32_t n = 1; n <= N; n += 23) {
+			k->dots(q, rows, R, n, all);
+			for (int r = 0; r < R; r++)
+				k->dots(q, rows + r, 1, n, one + r);
+			ck_assert_msg(memcmp(all, one, sizeof(all)) == 0, "%s dots, n=%u: 13 rows differ from one by one",
+				      k->name, n);
+			fill(y1, N, -1, 1);
+			memcpy(yn, y1, sizeof(yn));
+			k->wsum(w, rows, R, n, yn);
+			for (int r = 0; r < R; r++)
+				k->wsum(w + r, rows + r, 1, n, y1);
+			ck_assert_msg(memcmp(yn, y1, sizeof(yn)) == 0, "%s wsum, n=%u: 13 rows differ from one by one",
+				      k->name, n);
+		}
+	}
+	free(m);
+}
+END_TEST
+
 START_TEST(attention_paged)
 {
 	static const struct attn_case cases[] = {
@@ -847,6 +884,7 @@ int main(void)
 	tcase_add_test(tc, matmul_batch_invariance);
 	tcase_add_loop_test(tc, rowwise_ops, 0, 2);
 	tcase_add_test(tc, rope_layouts);
+	tcase_add_test(tc, attention_kernels_batched);
 	tcase_add_loop_test(tc, attention_paged, 0, 2);
 	tcase_add_test(tc, set_rows_scatter);
 	tcase_add_test(tc, argmax_rows);

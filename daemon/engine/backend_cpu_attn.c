@@ -2,7 +2,8 @@
  * runs one (token, head) pair per task over the paged KV cache: scores by
  * the canonical dot product, a softmax in token order, then the weighted
  * sum of V rows in token order, so each result depends only on its own
- * sequence's cache and position. */
+ * sequence's cache and position. The kernels take up to ATT_ROWS keys at
+ * a time (several dot products, or V rows, in flight at once). */
 #include "config.h"
 
 #include <errno.h>
@@ -79,6 +80,9 @@ static inline uint64_t cache_row(const int32_t *bt, uint32_t bs, uint32_t p)
 	return (uint64_t)bt[p / bs] * bs + p % bs;
 }
 
+/* Keys (then V rows) handed to the kernels at a time. */
+#define ATT_ROWS 64
+
 static void attn_task(const struct attn_job *j, float *sc, uint32_t task)
 {
 	const struct orc_attn_args *a = j->a;
@@ -88,22 +92,32 @@ static void attn_task(const struct attn_job *j, float *sc, uint32_t task)
 	const int32_t *bt = tidx(a->block_table) +
 			    (uint64_t)tidx(a->tok_seq)[t] * (a->block_table->nb1 / sizeof(int32_t));
 	const float *q = trow(a->q, t) + (size_t)h * hd;
+	const float *rows[ATT_ROWS];
 	float *o = trow(a->out, t) + (size_t)h * hd;
 	float max = -INFINITY, sum = 0.0f;
 
+	for (uint32_t i0 = 0; i0 <= p; i0 += ATT_ROWS) {
+		const uint32_t n = p + 1 - i0 < ATT_ROWS ? p + 1 - i0 : ATT_ROWS;
+		for (uint32_t u = 0; u < n; u++)
+			rows[u] = trow(a->k_cache, cache_row(bt, a->block_size, i0 + u)) + (size_t)kvh * hd;
+		k->dots(q, rows, n, hd, sc + i0);
+	}
 	for (uint32_t i = 0; i <= p; i++) {
-		const float *kr = trow(a->k_cache, cache_row(bt, a->block_size, i)) + (size_t)kvh * hd;
-		sc[i] = k->dot(q, kr, hd) * a->scale;
+		sc[i] = sc[i] * a->scale;
 		max = sc[i] > max ? sc[i] : max;
 	}
 	for (uint32_t i = 0; i <= p; i++) {
 		sc[i] = expf(sc[i] - max);
 		sum = sum + sc[i];
 	}
+	for (uint32_t i = 0; i <= p; i++)
+		sc[i] = sc[i] / sum;
 	memset(o, 0, sizeof(float) * hd);
-	for (uint32_t i = 0; i <= p; i++) {
-		const float *vr = trow(a->v_cache, cache_row(bt, a->block_size, i)) + (size_t)kvh * hd;
-		k->axpy(sc[i] / sum, vr, o, hd);
+	for (uint32_t i0 = 0; i0 <= p; i0 += ATT_ROWS) {
+		const uint32_t n = p + 1 - i0 < ATT_ROWS ? p + 1 - i0 : ATT_ROWS;
+		for (uint32_t u = 0; u < n; u++)
+			rows[u] = trow(a->v_cache, cache_row(bt, a->block_size, i0 + u)) + (size_t)kvh * hd;
+		k->wsum(sc + i0, rows, n, hd, o);
 	}
 }
 

@@ -109,18 +109,25 @@ static float generic_dot(const float *a, const float *b, uint32_t n)
 	return s;
 }
 
-static void generic_axpy(float a, const float *x, float *y, uint32_t n)
+static void generic_dots(const float *q, const float *const *rows, uint32_t n_rows, uint32_t n, float *out)
 {
-	for (uint32_t i = 0; i < n; i++)
-		y[i] = y[i] + a * x[i];
+	for (uint32_t r = 0; r < n_rows; r++)
+		out[r] = generic_dot(q, rows[r], n);
+}
+
+static void generic_wsum(const float *w, const float *const *rows, uint32_t n_rows, uint32_t n, float *y)
+{
+	for (uint32_t r = 0; r < n_rows; r++)
+		for (uint32_t i = 0; i < n; i++)
+			y[i] = y[i] + w[r] * rows[r][i];
 }
 
 const struct orc_cpu_kern orc_cpu_kern_generic = {
 	.name = "generic",
 	.dequant = generic_dequant,
 	.mm_chunk = generic_mm_chunk,
-	.dot = generic_dot,
-	.axpy = generic_axpy,
+	.dots = generic_dots,
+	.wsum = generic_wsum,
 };
 
 #ifdef HAVE_AVX2_COMPILER

@@ -34,10 +34,12 @@ struct orc_cpu_kern {
 	 * Returns false for a type it does not handle. */
 	bool (*mm_direct)(enum orc_type type, const uint8_t *const rows[ORC_CPU_MR],
 			  const float *const *x, uint32_t n_tok, uint32_t i0, uint32_t n, float *acc);
-	/* The canonical dot product of a and b. */
-	float (*dot)(const float *a, const float *b, uint32_t n);
-	/* y[i] = y[i] + a * x[i] (FMA in the AVX2 set). */
-	void (*axpy)(float a, const float *x, float *y, uint32_t n);
+	/* out[r] = the canonical dot product of q and rows[r] (n elements),
+	 * r < n_rows: attention's scores. */
+	void (*dots)(const float *q, const float *const *rows, uint32_t n_rows, uint32_t n, float *out);
+	/* For r = 0, 1, ... n_rows - 1 in turn: y[i] = y[i] + w[r] * rows[r][i]
+	 * (FMA in the AVX2 set), i < n: attention's weighted sum of V rows. */
+	void (*wsum)(const float *w, const float *const *rows, uint32_t n_rows, uint32_t n, float *y);
 };
 
 extern const struct orc_cpu_kern orc_cpu_kern_generic;

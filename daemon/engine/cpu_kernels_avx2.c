@@ -348,30 +348,68 @@ static bool avx2_mm_direct(enum orc_type type, const uint8_t *const rows[ORC_CPU
 	}
 }
 
-static float avx2_dot(const float *a, const float *b, uint32_t n)
+/* Canonical dot products of q with up to 8 rows at once: each row keeps
+ * its own lane accumulators (8 independent FMA chains instead of one). */
+static void avx2_dots(const float *q, const float *const *rows, uint32_t n_rows, uint32_t n, float *out)
 {
-	__m256 acc = _mm256_setzero_ps();
-	uint32_t n8 = n & ~7u;
-	float lanes[8], s;
+	const uint32_t n8 = n & ~7u;
+	float lanes[8][8];
 
-	for (uint32_t j = 0; j < n8; j += 8)
-		acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j), acc);
-	_mm256_storeu_ps(lanes, acc);
-	s = orc_cpu_hsum8(lanes);
-	for (uint32_t j = n8; j < n; j++)
-		s = s + a[j] * b[j];
-	return s;
+	for (uint32_t r0 = 0; r0 < n_rows; r0 += 8) {
+		const uint32_t m = n_rows - r0 < 8 ? n_rows - r0 : 8;
+		const float *const *rr = rows + r0;
+		__m256 acc[8];
+		UNROLL for (int r = 0; r < 8; r++)
+			acc[r] = _mm256_setzero_ps();
+		if (m == 8) {
+			for (uint32_t j = 0; j < n8; j += 8) {
+				__m256 qv = _mm256_loadu_ps(q + j);
+				UNROLL for (int r = 0; r < 8; r++)
+					acc[r] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(rr[r] + j), acc[r]);
+			}
+		} else {
+			for (uint32_t r = 0; r < m; r++)
+				for (uint32_t j = 0; j < n8; j += 8)
+					acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(rr[r] + j), acc[r]);
+		}
+		UNROLL for (int r = 0; r < 8; r++)
+			_mm256_storeu_ps(lanes[r], acc[r]);
+		for (uint32_t r = 0; r < m; r++) {
+			float s = orc_cpu_hsum8(lanes[r]);
+			for (uint32_t j = n8; j < n; j++)
+				s = s + q[j] * rr[r][j];
+			out[r0 + r] = s;
+		}
+	}
 }
 
-static void avx2_axpy(float a, const float *x, float *y, uint32_t n)
+/* y += w[r] * rows[r], row after row, 64 elements of y kept in registers
+ * while every row passes. */
+static void avx2_wsum(const float *w, const float *const *rows, uint32_t n_rows, uint32_t n, float *y)
 {
-	__m256 av = _mm256_set1_ps(a);
 	uint32_t i = 0;
 
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+	for (; i + 64 <= n; i += 64) {
+		__m256 acc[8];
+		UNROLL for (int k = 0; k < 8; k++)
+			acc[k] = _mm256_loadu_ps(y + i + 8 * k);
+		for (uint32_t r = 0; r < n_rows; r++) {
+			const __m256 av = _mm256_set1_ps(w[r]);
+			UNROLL for (int k = 0; k < 8; k++)
+				acc[k] = _mm256_fmadd_ps(av, _mm256_loadu_ps(rows[r] + i + 8 * k), acc[k]);
+		}
+		UNROLL for (int k = 0; k < 8; k++)
+			_mm256_storeu_ps(y + i + 8 * k, acc[k]);
+	}
+	for (; i + 8 <= n; i += 8) {
+		__m256 acc = _mm256_loadu_ps(y + i);
+		for (uint32_t r = 0; r < n_rows; r++)
+			acc = _mm256_fmadd_ps(_mm256_set1_ps(w[r]), _mm256_loadu_ps(rows[r] + i), acc);
+		_mm256_storeu_ps(y + i, acc);
+	}
 	for (; i < n; i++)
-		y[i] = fmaf(a, x[i], y[i]);
+		for (uint32_t r = 0; r < n_rows; r++)
+			y[i] = fmaf(w[r], rows[r][i], y[i]);
 }
 
 const struct orc_cpu_kern orc_cpu_kern_avx2 = {
@@ -379,8 +417,8 @@ const struct orc_cpu_kern orc_cpu_kern_avx2 = {
 	.dequant = avx2_dequant,
 	.mm_chunk = avx2_mm_chunk,
 	.mm_direct = avx2_mm_direct,
-	.dot = avx2_dot,
-	.axpy = avx2_axpy,
+	.dots = avx2_dots,
+	.wsum = avx2_wsum,
 };
 
 #if defined(__clang__)
