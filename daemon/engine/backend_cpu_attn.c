@@ -74,14 +74,24 @@ struct attn_job {
 	uint32_t n_tasks;
 };
 
-/* Cache row of position p in the sequence whose block table row is bt. */
-static inline uint64_t cache_row(const int32_t *bt, uint32_t bs, uint32_t p)
-{
-	return (uint64_t)bt[p / bs] * bs + p % bs;
-}
-
 /* Keys (then V rows) handed to the kernels at a time. */
 #define ATT_ROWS 64
+
+/* rows[u] = head column col of the cache row of position i0 + u, u < n
+ * (one division for the run, not one a key). */
+static void gather_rows(const struct orc_tensor *cache, const int32_t *bt, uint32_t bs, uint32_t i0, uint32_t n,
+			size_t col, const float **rows)
+{
+	uint32_t b = i0 / bs, off = i0 % bs;
+
+	for (uint32_t u = 0; u < n; u++) {
+		rows[u] = trow(cache, (uint64_t)bt[b] * bs + off) + col;
+		if (++off == bs) {
+			off = 0;
+			b++;
+		}
+	}
+}
 
 static void attn_task(const struct attn_job *j, float *sc, uint32_t task)
 {
@@ -98,8 +108,7 @@ static void attn_task(const struct attn_job *j, float *sc, uint32_t task)
 
 	for (uint32_t i0 = 0; i0 <= p; i0 += ATT_ROWS) {
 		const uint32_t n = p + 1 - i0 < ATT_ROWS ? p + 1 - i0 : ATT_ROWS;
-		for (uint32_t u = 0; u < n; u++)
-			rows[u] = trow(a->k_cache, cache_row(bt, a->block_size, i0 + u)) + (size_t)kvh * hd;
+		gather_rows(a->k_cache, bt, a->block_size, i0, n, (size_t)kvh * hd, rows);
 		k->dots(q, rows, n, hd, sc + i0);
 	}
 	for (uint32_t i = 0; i <= p; i++) {
@@ -115,8 +124,7 @@ static void attn_task(const struct attn_job *j, float *sc, uint32_t task)
 	memset(o, 0, sizeof(float) * hd);
 	for (uint32_t i0 = 0; i0 <= p; i0 += ATT_ROWS) {
 		const uint32_t n = p + 1 - i0 < ATT_ROWS ? p + 1 - i0 : ATT_ROWS;
-		for (uint32_t u = 0; u < n; u++)
-			rows[u] = trow(a->v_cache, cache_row(bt, a->block_size, i0 + u)) + (size_t)kvh * hd;
+		gather_rows(a->v_cache, bt, a->block_size, i0, n, (size_t)kvh * hd, rows);
 		k->wsum(sc + i0, rows, n, hd, o);
 	}
 }

@@ -25,8 +25,10 @@
  * stay in registers. */
 #if defined(__clang__)
 #define UNROLL _Pragma("unroll")
+#define UNROLL8 _Pragma("unroll")
 #else
 #define UNROLL _Pragma("GCC unroll 4")
+#define UNROLL8 _Pragma("GCC unroll 8")
 #endif
 
 /* ---- dequantization (same values as the scalar code: conversions and
@@ -359,12 +361,12 @@ static void avx2_dots(const float *q, const float *const *rows, uint32_t n_rows,
 		const uint32_t m = n_rows - r0 < 8 ? n_rows - r0 : 8;
 		const float *const *rr = rows + r0;
 		__m256 acc[8];
-		UNROLL for (int r = 0; r < 8; r++)
+		UNROLL8 for (int r = 0; r < 8; r++)
 			acc[r] = _mm256_setzero_ps();
 		if (m == 8) {
 			for (uint32_t j = 0; j < n8; j += 8) {
 				__m256 qv = _mm256_loadu_ps(q + j);
-				UNROLL for (int r = 0; r < 8; r++)
+				UNROLL8 for (int r = 0; r < 8; r++)
 					acc[r] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(rr[r] + j), acc[r]);
 			}
 		} else {
@@ -372,7 +374,7 @@ static void avx2_dots(const float *q, const float *const *rows, uint32_t n_rows,
 				for (uint32_t j = 0; j < n8; j += 8)
 					acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(rr[r] + j), acc[r]);
 		}
-		UNROLL for (int r = 0; r < 8; r++)
+		UNROLL8 for (int r = 0; r < 8; r++)
 			_mm256_storeu_ps(lanes[r], acc[r]);
 		for (uint32_t r = 0; r < m; r++) {
 			float s = orc_cpu_hsum8(lanes[r]);
@@ -391,14 +393,14 @@ static void avx2_wsum(const float *w, const float *const *rows, uint32_t n_rows,
 
 	for (; i + 64 <= n; i += 64) {
 		__m256 acc[8];
-		UNROLL for (int k = 0; k < 8; k++)
+		UNROLL8 for (int k = 0; k < 8; k++)
 			acc[k] = _mm256_loadu_ps(y + i + 8 * k);
 		for (uint32_t r = 0; r < n_rows; r++) {
 			const __m256 av = _mm256_set1_ps(w[r]);
-			UNROLL for (int k = 0; k < 8; k++)
+			UNROLL8 for (int k = 0; k < 8; k++)
 				acc[k] = _mm256_fmadd_ps(av, _mm256_loadu_ps(rows[r] + i + 8 * k), acc[k]);
 		}
-		UNROLL for (int k = 0; k < 8; k++)
+		UNROLL8 for (int k = 0; k < 8; k++)
 			_mm256_storeu_ps(y + i + 8 * k, acc[k]);
 	}
 	for (; i + 8 <= n; i += 8) {
