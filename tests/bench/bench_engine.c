@@ -2,8 +2,9 @@
  * for 128 and 512 tokens, decode tokens/s, and the weight bytes streamed
  * per second in decode against a memcpy bandwidth measured in the same run
  * with the same number of threads; with -b B, also the aggregate decode
- * tokens/s of B sequences stepped together. A benchmark, not a test: it
- * prints. */
+ * tokens/s of B sequences stepped together; with -l L, decode tokens/s
+ * after an L-token prompt (attention over a long context). A benchmark,
+ * not a test: it prints. */
 #include "config.h"
 
 #include <errno.h>
@@ -130,6 +131,31 @@ static double decode(struct orc_model *m, struct orc_seq *s, uint32_t n, float *
 	return (double)n / (now_s() - t0);
 }
 
+/* Decode n tokens after a prompt of len tokens (ids repeated from
+ * `ids`, 512 of them), on a fresh sequence; tokens/s. */
+static double decode_long(struct orc_model *m, uint32_t len, uint32_t n, const int32_t *ids, float *logits)
+{
+	struct orc_seq *s = NULL;
+	struct orc_err err = { 0 };
+	int32_t *p = malloc(sizeof(*p) * len);
+	double rate = -1;
+
+	if (!p || orc_seq_new(m, &s, &err) < 0) {
+		fprintf(stderr, "bench_engine: %s\n", p ? orc_err_msg(&err) : "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < len; i++)
+		p[i] = ids[i % 512];
+	for (uint32_t i = 0; i < len; i += 512)
+		if (eval(m, s, p + i, len - i < 512 ? len - i : 512, logits) < 0)
+			goto out;
+	rate = decode(m, s, n, logits);
+out:
+	orc_seq_free(s);
+	free(p);
+	return rate;
+}
+
 /* B sequences after a 16-token prompt each, stepped together for n
  * greedy tokens (the argmax picked by the engine); aggregate tokens/s. */
 static double decode_batch(struct orc_model *m, uint32_t B, uint32_t n, const int32_t *ids)
@@ -187,25 +213,29 @@ int main(int argc, char **argv)
 	struct orc_model *m = NULL;
 	struct orc_seq *s = NULL;
 	struct orc_err err = { 0 };
-	uint32_t n_decode = 32, batch = 0, nv;
+	uint32_t n_decode = 32, batch = 0, long_ctx = 0, nv;
 	int32_t ids[512];
 	float *logits = NULL;
 	struct orc_rng rng;
 	int c, rc = 1;
 
-	while ((c = getopt(argc, argv, "t:n:b:")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:b:l:")) != -1) {
 		if (c == 't')
 			mo.n_threads = atoi(optarg);
 		else if (c == 'n')
 			n_decode = (uint32_t)atoi(optarg);
 		else if (c == 'b')
 			batch = (uint32_t)atoi(optarg);
+		else if (c == 'l')
+			long_ctx = (uint32_t)atoi(optarg);
 		else
 			goto usage;
 	}
 	if (optind + 1 != argc || batch > 64)
 		goto usage;
-	mo.n_seq_max = batch > 1 ? batch + 1 : 1;   /* the batch beside the single sequence */
+	mo.n_seq_max = (batch > 1 ? batch + 1 : 1) + (long_ctx ? 1 : 0);   /* beside the single sequence */
+	if (long_ctx + n_decode + 1 > mo.n_ctx)
+		mo.n_ctx = long_ctx + n_decode + 1;
 	if (mo.n_threads <= 0)
 		mo.n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -244,13 +274,17 @@ int main(int argc, char **argv)
 	if (batch > 1 && decb > 0)
 		printf("decode x%-3u  %.2f tokens/s aggregate (%u sequences, %u tokens each after 16)\n", batch, decb,
 		       batch, n_decode);
-	rc = p128 > 0 && p512 > 0 && dec > 0 && decb >= 0 ? 0 : 1;
+	double decl = long_ctx && dec > 0 ? decode_long(m, long_ctx, n_decode, ids, logits) : 0;
+	if (long_ctx && decl > 0)
+		printf("decode @%-5u %.2f tokens/s (%u tokens after a %u-token prompt)\n", long_ctx, decl, n_decode,
+		       long_ctx);
+	rc = p128 > 0 && p512 > 0 && dec > 0 && decb >= 0 && decl >= 0 ? 0 : 1;
 out:
 	free(logits);
 	orc_seq_free(s);
 	orc_model_free(m);
 	return rc;
 usage:
-	fprintf(stderr, "usage: bench_engine [-t THREADS] [-n DECODE_TOKENS] [-b SEQUENCES<=64] MODEL.gguf\n");
+	fprintf(stderr, "usage: bench_engine [-t THREADS] [-n DECODE_TOKENS] [-b SEQUENCES<=64] [-l LONG_PROMPT] MODEL.gguf\n");
 	return 2;
 }
