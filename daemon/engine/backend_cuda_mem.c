@@ -215,6 +215,17 @@ int cu_buf_get(struct orc_backend *be, struct orc_bbuf *b, uint64_t offset, void
 		return rc;
 	if (c->mode != CU_DIRECT)
 		return orc_err_set(err, -EINVAL, "buf_get inside a step");
+	if (size <= CU_STAGE_BYTES) {
+		/* one wait for the ops, the bytes and the index flag together */
+		if ((rc = CU_TRY(err, cudaEventSynchronize(c->stage_ev[0]))) != 0)
+			return rc;
+		CU_OK(c, cudaMemcpyAsync(c->stage[0], (uint8_t *)b->dev + offset, size, cudaMemcpyDeviceToHost,
+					 c->stream));
+		if ((rc = cu_take_error(c, true, err)) != 0)   /* drains the stream, reads the flag */
+			return rc;
+		memcpy(dst, c->stage[0], size);
+		return 0;
+	}
 	if ((rc = cu_take_error(c, true, err)) != 0)   /* drains the stream, reads the index flag */
 		return rc;
 	for (uint64_t pos = 0; pos < size; pos += CU_STAGE_BYTES) {

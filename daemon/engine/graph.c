@@ -252,8 +252,10 @@ static int fetch_top(struct orc_graph *g, const struct orc_graph_pass *p, uint32
 	return 0;
 }
 
+/* *read: a buf_get ran (which waits for the ops before it and returns
+ * their error). */
 static int fetch_outputs(const struct orc_graph *g, const struct orc_graph_pass *p, uint32_t o0,
-			 uint32_t n, bool amax, struct orc_err *err)
+			 uint32_t n, bool amax, bool *read, struct orc_err *err)
 {
 	const uint64_t row = (uint64_t)g->s.logits.ne0 * 4;
 	int32_t ids[ORC_GRAPH_OUT_GROUP];
@@ -264,11 +266,13 @@ static int fetch_outputs(const struct orc_graph *g, const struct orc_graph_pass 
 			continue;
 		rc = g->be->ops->buf_get(g->be, g->scratchbuf, g->s.logits.offset + i * row,
 					 p->out_logits[o0 + i], row, err);
+		*read = true;
 		if (rc != 0)
 			return rc;
 	}
 	if (!amax)
 		return 0;
+	*read = true;
 	if ((rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_amax, ids, (uint64_t)n * 4, err)) != 0)
 		return rc;
 	for (uint32_t i = 0; i < n; i++)
@@ -295,6 +299,7 @@ int orc_graph_eval(struct orc_graph *g, const struct orc_graph_pass *p, struct o
 	keep(g, &v.x);      /* for the output steps */
 	if ((rc = step_end(g, err)) != 0)
 		return rc;
+	bool read = false;   /* a buf_get ran after the last step: nothing is left to wait for */
 	for (uint32_t o0 = 0; o0 < p->n_out; o0 += g->n_out_grp) {
 		uint32_t n = p->n_out - o0 < g->n_out_grp ? p->n_out - o0 : g->n_out_grp;
 		bool amax, top;
@@ -302,9 +307,10 @@ int orc_graph_eval(struct orc_graph *g, const struct orc_graph_pass *p, struct o
 		step_begin(g, p->n_tok, p->n_seq, n,
 			   (1 + o0 / g->n_out_grp) | (amax ? ORC_STEP_ARGMAX : 0) | (top ? ORC_STEP_TOPK : 0));
 		forward_output(g, &v, o0, n, amax, top);
-		if ((rc = step_end(g, err)) != 0 || (rc = fetch_outputs(g, p, o0, n, amax, err)) != 0 ||
+		read = top;
+		if ((rc = step_end(g, err)) != 0 || (rc = fetch_outputs(g, p, o0, n, amax, &read, err)) != 0 ||
 		    (top && (rc = fetch_top(g, p, o0, n, err)) != 0))
 			return rc;
 	}
-	return g->be->ops->synchronize(g->be, err);
+	return read ? 0 : g->be->ops->synchronize(g->be, err);
 }
