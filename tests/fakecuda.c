@@ -32,12 +32,15 @@ static const char *failed_what;
 static cudaError_t last_error = cudaSuccess;
 static const char *launch_log[FAKE_CUDA_LOG];
 static size_t n_launches;
+static struct { const char *what; uint64_t n; } per_call[64];
+static size_t n_per_call;
 
 void fake_cuda_reset(void)
 {
 	pthread_mutex_lock(&lock);
 	calls = fail_at = 0;
 	n_launches = 0;
+	n_per_call = 0;
 	failed_what = NULL;
 	last_error = cudaSuccess;
 	pthread_mutex_unlock(&lock);
@@ -54,6 +57,18 @@ uint64_t fake_cuda_calls(void)
 {
 	pthread_mutex_lock(&lock);
 	uint64_t n = calls;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+uint64_t fake_cuda_calls_of(const char *what)
+{
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_per_call; i++)
+		if (strcmp(per_call[i].what, what) == 0)
+			n = per_call[i].n;
 	pthread_mutex_unlock(&lock);
 	return n;
 }
@@ -102,6 +117,15 @@ static bool fails(const char *what, cudaError_t e)
 
 	pthread_mutex_lock(&lock);
 	f = ++calls == fail_at;
+	size_t i = 0;
+	while (i < n_per_call && per_call[i].what != what)
+		i++;
+	if (i == n_per_call && n_per_call < sizeof(per_call) / sizeof(per_call[0])) {
+		per_call[n_per_call].what = what;
+		per_call[n_per_call++].n = 0;
+	}
+	if (i < n_per_call)
+		per_call[i].n++;
 	if (f) {
 		failed_what = what;
 		last_error = e;

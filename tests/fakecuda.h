@@ -24,8 +24,10 @@ void fake_cuda_reset(void);
  * destroys, cudaGetLastError and cudaGetErrorString never fail and do not
  * count. */
 void fake_cuda_fail_at(uint64_t n);
-/* Calls counted since the last reset. */
+/* Calls counted since the last reset; of one function (or launcher, by
+ * its full name). */
 uint64_t fake_cuda_calls(void);
+uint64_t fake_cuda_calls_of(const char *what);
 /* The planned failure happened; *what names the call (a launcher or the
  * runtime function). */
 bool fake_cuda_failed(const char **what);
