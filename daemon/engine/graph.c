@@ -17,8 +17,28 @@
 
 /* ---- per-pass views ---- */
 
+/* Byte offsets of a pass's inputs in the I/O buffer: packed, so that one
+ * copy uploads them, and a function of n_tok and n_seq alone (both in
+ * every step's key, so a captured step finds them where they were). */
+struct in_layout {
+	uint64_t ids, pos, slots, tok_seq, table, out;
+};
+
+static struct in_layout in_layout(const struct orc_graph *g, uint32_t n_tok, uint32_t n_seq)
+{
+	struct in_layout l = { .ids = 0 };
+
+	l.pos = l.ids + (uint64_t)n_tok * 4;
+	l.slots = l.pos + (uint64_t)n_tok * 4;
+	l.tok_seq = l.slots + (uint64_t)n_tok * 4;
+	l.table = l.tok_seq + (uint64_t)n_tok * 4;
+	l.out = l.table + (uint64_t)n_seq * g->o.max_blocks * 4;
+	return l;
+}
+
 struct pass_views {
 	uint32_t n_tok, n_seq;
+	struct in_layout in;
 	struct orc_tensor x, xn, qkv, q, k, v, att, tmp;
 	struct orc_tensor ids, pos, slots, tok_seq, table;
 };
@@ -43,6 +63,7 @@ static void make_views(const struct orc_graph *g, uint32_t n_tok, uint32_t n_seq
 
 	v->n_tok = n_tok;
 	v->n_seq = n_seq;
+	v->in = in_layout(g, n_tok, n_seq);
 	v->x = graph_cols(&s->x, 0, s->x.ne0, n_tok);
 	v->xn = graph_cols(&s->xn, 0, s->xn.ne0, n_tok);
 	v->qkv = graph_cols(&s->qkv, 0, s->qkv.ne0, n_tok);
@@ -51,11 +72,11 @@ static void make_views(const struct orc_graph *g, uint32_t n_tok, uint32_t n_seq
 	v->v = graph_cols(&s->qkv, g->n_q + g->n_kv_dim, g->n_kv_dim, n_tok);
 	v->att = graph_cols(&s->att, 0, s->att.ne0, n_tok);
 	v->tmp = graph_cols(&s->tmp, 0, s->tmp.ne0, n_tok);
-	v->ids = io_i32(g, g->io.off_ids, n_tok, 1);
-	v->pos = io_i32(g, g->io.off_pos, n_tok, 1);
-	v->slots = io_i32(g, g->io.off_slots, n_tok, 1);
-	v->tok_seq = io_i32(g, g->io.off_tok_seq, n_tok, 1);
-	v->table = io_i32(g, g->io.off_table, g->o.max_blocks, n_seq);
+	v->ids = io_i32(g, v->in.ids, n_tok, 1);
+	v->pos = io_i32(g, v->in.pos, n_tok, 1);
+	v->slots = io_i32(g, v->in.slots, n_tok, 1);
+	v->tok_seq = io_i32(g, v->in.tok_seq, n_tok, 1);
+	v->table = io_i32(g, v->in.table, g->o.max_blocks, n_seq);
 }
 
 /* ---- building blocks ---- */
@@ -162,7 +183,7 @@ static void forward_output(const struct orc_graph *g, const struct pass_views *v
 			   uint32_t n, bool amax, bool top)
 {
 	struct orc_backend *be = g->be;
-	const struct orc_tensor idx = io_i32(g, g->io.off_out + (uint64_t)o0 * 4, n, 1);
+	const struct orc_tensor idx = io_i32(g, v->in.out + (uint64_t)o0 * 4, n, 1);
 	const struct orc_tensor hid = graph_cols(&g->s.hid, 0, g->s.hid.ne0, n);
 	const struct orc_tensor logits = graph_cols(&g->s.logits, 0, g->s.logits.ne0, n);
 
@@ -184,24 +205,21 @@ static void forward_output(const struct orc_graph *g, const struct pass_views *v
 
 /* ---- one pass ---- */
 
-static int upload(const struct orc_graph *g, uint64_t off, const int32_t *v, uint32_t n,
-		  struct orc_err *err)
-{
-	return n ? g->be->ops->buf_set(g->be, g->iobuf, off, v, (uint64_t)n * 4, err) : 0;
-}
-
-static int upload_pass(const struct orc_graph *g, const struct orc_graph_pass *p,
+/* Pack the pass's inputs as in_layout() places them; one copy up. */
+static int upload_pass(const struct orc_graph *g, const struct orc_graph_pass *p, const struct in_layout *l,
 		       struct orc_err *err)
 {
-	int rc;
+	int32_t *h = g->in_host;
+	const uint64_t end = l->out + (uint64_t)p->n_out * 4;
 
-	if ((rc = upload(g, g->io.off_ids, p->ids, p->n_tok, err)) != 0 ||
-	    (rc = upload(g, g->io.off_pos, p->pos, p->n_tok, err)) != 0 ||
-	    (rc = upload(g, g->io.off_slots, p->slots, p->n_tok, err)) != 0 ||
-	    (rc = upload(g, g->io.off_tok_seq, p->tok_seq, p->n_tok, err)) != 0 ||
-	    (rc = upload(g, g->io.off_out, p->out_idx, p->n_out, err)) != 0)
-		return rc;
-	return upload(g, g->io.off_table, p->block_table, p->n_seq * g->o.max_blocks, err);
+	memcpy(h + l->ids / 4, p->ids, (size_t)p->n_tok * 4);
+	memcpy(h + l->pos / 4, p->pos, (size_t)p->n_tok * 4);
+	memcpy(h + l->slots / 4, p->slots, (size_t)p->n_tok * 4);
+	memcpy(h + l->tok_seq / 4, p->tok_seq, (size_t)p->n_tok * 4);
+	memcpy(h + l->table / 4, p->block_table, (size_t)p->n_seq * g->o.max_blocks * 4);
+	if (p->n_out)
+		memcpy(h + l->out / 4, p->out_idx, (size_t)p->n_out * 4);
+	return g->be->ops->buf_set(g->be, g->iobuf, 0, h, end, err);
 }
 
 static void step_begin(const struct orc_graph *g, uint32_t n_tok, uint32_t n_seq, uint32_t n_out,
@@ -292,7 +310,7 @@ int orc_graph_eval(struct orc_graph *g, const struct orc_graph_pass *p, struct o
 				   "(at most %u tokens, %u sequences)", p->n_tok, p->n_seq, p->n_out,
 				   g->o.n_batch, g->o.n_seq_rows);
 	make_views(g, p->n_tok, p->n_seq, &v);
-	if ((rc = upload_pass(g, p, err)) != 0)
+	if ((rc = upload_pass(g, p, &v.in, err)) != 0)
 		return rc;
 	step_begin(g, p->n_tok, p->n_seq, 0, 0);
 	forward_layers(g, &v);

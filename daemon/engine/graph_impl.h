@@ -34,9 +34,11 @@ struct graph_scratch {
 	struct orc_tensor logits;   /* [n_out_grp, n_vocab] */
 };
 
-/* Per-pass I32 inputs, one region each in the I/O buffer. */
+/* The I/O buffer: a pass's I32 inputs packed from byte 0 (graph.c's
+ * in_layout(), uploaded with one copy), then the outputs read back. */
 struct graph_io {
-	uint64_t off_ids, off_pos, off_slots, off_tok_seq, off_out, off_amax, off_table;
+	uint64_t in_bytes;                    /* room for the inputs of the largest pass */
+	uint64_t off_amax;                    /* [n_out_grp] greedy ids */
 	uint64_t off_top_logit, off_top_id;   /* [n_out_grp, ORC_SAMPLE_TOPK_MAX] each */
 };
 
@@ -57,6 +59,7 @@ struct orc_graph {
 	struct orc_bbuf *iobuf;
 	struct graph_scratch s;
 	struct graph_io io;
+	int32_t *in_host;                /* a pass's inputs packed as in the I/O buffer */
 	/* an output step's top-k candidates on the host, before they go to
 	 * the callers' orc_topk */
 	float top_logit[ORC_GRAPH_OUT_GROUP][ORC_SAMPLE_TOPK_MAX];

@@ -312,15 +312,16 @@ static int alloc_scratch(struct orc_graph *g, struct orc_err *err)
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		all[i]->buf = g->scratchbuf;
 
-	g->io.off_ids = io, io += ALIGN_UP((uint64_t)B * 4, 256);
-	g->io.off_pos = io, io += ALIGN_UP((uint64_t)B * 4, 256);
-	g->io.off_slots = io, io += ALIGN_UP((uint64_t)B * 4, 256);
-	g->io.off_tok_seq = io, io += ALIGN_UP((uint64_t)B * 4, 256);
-	g->io.off_out = io, io += ALIGN_UP((uint64_t)B * 4, 256);
+	/* ids, positions, slots, sequence rows and output rows of up to B
+	 * tokens, and the block table, packed (graph.c's in_layout) */
+	g->io.in_bytes = (uint64_t)B * 5 * 4 + (uint64_t)g->o.n_seq_rows * g->o.max_blocks * 4;
+	io = ALIGN_UP(g->io.in_bytes, 256);
+	g->in_host = malloc(g->io.in_bytes);
+	if (!g->in_host)
+		return orc_err_set(err, -ENOMEM, "out of memory");
 	g->io.off_amax = io, io += ALIGN_UP((uint64_t)G * 4, 256);
 	g->io.off_top_logit = io, io += ALIGN_UP((uint64_t)G * ORC_SAMPLE_TOPK_MAX * 4, 256);
 	g->io.off_top_id = io, io += ALIGN_UP((uint64_t)G * ORC_SAMPLE_TOPK_MAX * 4, 256);
-	g->io.off_table = io, io += (uint64_t)g->o.n_seq_rows * g->o.max_blocks * 4;
 	rc = g->be->ops->buf_alloc(g->be, io, ORC_BUF_IO, &g->iobuf, err);
 	g->mem.scratch = off + io;
 	return rc;
@@ -376,6 +377,7 @@ void orc_graph_free(struct orc_graph *g)
 		g->be->ops->buf_free(g->be, g->wbuf);
 	}
 	free(g->layers);
+	free(g->in_host);
 	free(g);
 }
 
