@@ -117,7 +117,8 @@ END_TEST
  * head (with the final norm) and the argmax; the last layer fuses like the
  * others; every launch is recorded into a graph the first time (steps of
  * 1 and of 3 sequences), and the next step of that size launches none;
- * the host waits for the GPU once a step, when it reads the ids. */
+ * the host copies the inputs up once and waits for the GPU once a step,
+ * when it reads the ids. */
 START_TEST(decode_step_launches)
 {
 	static const char *const arch[] = { "tiny-llama-f16", "tiny-qwen2-q8_0", "tiny-phi3-bf16" };
@@ -148,8 +149,10 @@ START_TEST(decode_step_launches)
 			char seq[1024] = "";
 			for (size_t k = 0; k < n && k < FAKE_CUDA_LOG; k++)
 				snprintf(seq + strlen(seq), sizeof(seq) - strlen(seq), " %s", names[k]);
-			/* the ids come back with the one wait of the evaluation */
+			/* the inputs go up in one copy; the ids and the index flag
+			 * come back with the one wait of the evaluation */
 			ck_assert_uint_eq(fake_cuda_calls_of("cudaStreamSynchronize"), 1);
+			ck_assert_uint_eq(fake_cuda_calls_of("cudaMemcpyAsync"), 3);
 			const size_t want = step == 0 ? 1 + 6 * (size_t)n_layer + 3 : 0;
 			ck_assert_msg(n == want, "%s, %u sequences, decode step %d: %zu launches, not %zu:%s", name, B,
 				      step, n, want, seq);
