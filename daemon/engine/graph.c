@@ -197,8 +197,8 @@ static void forward_output(const struct orc_graph *g, const struct pass_views *v
 	}
 	if (top) {
 		const uint32_t K = ORC_SAMPLE_TOPK_MAX;
-		const struct orc_tensor tl = io_view(g, g->io.off_top_logit, ORC_TYPE_F32, K, n);
-		const struct orc_tensor ti = io_i32(g, g->io.off_top_id, K, n);
+		const struct orc_tensor tl = io_view(g, g->io.off_top, ORC_TYPE_F32, K, n);
+		const struct orc_tensor ti = io_i32(g, g->io.off_top + (uint64_t)n * K * 4, K, n);
 		be->ops->topk(be, &logits, &tl, &ti);
 	}
 }
@@ -249,23 +249,22 @@ static void wants(const struct orc_graph_pass *p, uint32_t o0, uint32_t n, bool 
 	}
 }
 
-/* The candidates of the n rows (two copies for all of them) into the
+/* The candidates of the n rows (logits, then ids: one copy) into the
  * callers' orc_topk. */
 static int fetch_top(struct orc_graph *g, const struct orc_graph_pass *p, uint32_t o0, uint32_t n,
 		     struct orc_err *err)
 {
-	const uint64_t bytes = (uint64_t)n * sizeof(g->top_logit[0]);
+	const size_t K = ORC_SAMPLE_TOPK_MAX;
 	int rc;
 
-	if ((rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top_logit, g->top_logit, bytes, err)) != 0 ||
-	    (rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top_id, g->top_id, bytes, err)) != 0)
+	if ((rc = g->be->ops->buf_get(g->be, g->iobuf, g->io.off_top, g->top_raw, (uint64_t)n * K * 4 * 2, err)) != 0)
 		return rc;
 	for (uint32_t i = 0; i < n; i++) {
 		struct orc_topk *t = p->out_top[o0 + i];
 		if (!t)
 			continue;
-		memcpy(t->logit, g->top_logit[i], sizeof(t->logit));
-		memcpy(t->id, g->top_id[i], sizeof(t->id));
+		memcpy(t->logit, g->top_raw + i * K, sizeof(t->logit));
+		memcpy(t->id, g->top_raw + (n + i) * K, sizeof(t->id));
 	}
 	return 0;
 }

@@ -39,7 +39,8 @@ struct graph_scratch {
 struct graph_io {
 	uint64_t in_bytes;                    /* room for the inputs of the largest pass */
 	uint64_t off_amax;                    /* [n_out_grp] greedy ids */
-	uint64_t off_top_logit, off_top_id;   /* [n_out_grp, ORC_SAMPLE_TOPK_MAX] each */
+	uint64_t off_top;                     /* n rows of candidates' logits [n, K], then their
+	                                       * ids [n, K] (K = ORC_SAMPLE_TOPK_MAX) */
 };
 
 struct orc_graph {
@@ -62,8 +63,7 @@ struct orc_graph {
 	int32_t *in_host;                /* a pass's inputs packed as in the I/O buffer */
 	/* an output step's top-k candidates on the host, before they go to
 	 * the callers' orc_topk */
-	float top_logit[ORC_GRAPH_OUT_GROUP][ORC_SAMPLE_TOPK_MAX];
-	int32_t top_id[ORC_GRAPH_OUT_GROUP][ORC_SAMPLE_TOPK_MAX];
+	uint32_t top_raw[2 * ORC_GRAPH_OUT_GROUP * ORC_SAMPLE_TOPK_MAX];   /* as at off_top */
 	struct orc_model_mem mem;
 };
 

@@ -320,8 +320,7 @@ static int alloc_scratch(struct orc_graph *g, struct orc_err *err)
 	if (!g->in_host)
 		return orc_err_set(err, -ENOMEM, "out of memory");
 	g->io.off_amax = io, io += ALIGN_UP((uint64_t)G * 4, 256);
-	g->io.off_top_logit = io, io += ALIGN_UP((uint64_t)G * ORC_SAMPLE_TOPK_MAX * 4, 256);
-	g->io.off_top_id = io, io += ALIGN_UP((uint64_t)G * ORC_SAMPLE_TOPK_MAX * 4, 256);
+	g->io.off_top = io, io += ALIGN_UP((uint64_t)G * ORC_SAMPLE_TOPK_MAX * 4 * 2, 256);
 	rc = g->be->ops->buf_alloc(g->be, io, ORC_BUF_IO, &g->iobuf, err);
 	g->mem.scratch = off + io;
 	return rc;
