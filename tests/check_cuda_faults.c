@@ -17,45 +17,50 @@
 #include "engine.h"
 #include "fakecuda.h"
 #include "model_desc.h"
+#include "sampler.h"
 #include "testutil.h"
 
 static const char *const models[] = { "tiny-qwen2-q8_0", "tiny-llama-f16" };
 
 enum stage { AT_LOAD, AT_EVAL, AT_FREE };
 
-/* Two sequences: prompts of 70 and 10 tokens in one pass (the prefill
- * attention kernel and products of 80 columns), then 6 greedy steps of
- * both (the decode step runs, is captured, and replays). */
+/* Three sequences: prompts of 70, 10 and 5 tokens in one pass (the
+ * prefill attention kernel and products of 85 columns), then 6 steps of
+ * all three (the decode step runs, is captured, and replays), two greedy
+ * (ids picked on the GPU), one taking top-k candidates. */
 static int requests(struct orc_model *m, struct orc_err *err)
 {
 	const uint32_t nv = orc_model_n_vocab(m);
-	struct orc_seq *s[2] = { NULL, NULL };
-	int32_t prompt[70], next[2] = { 0, 0 };
+	struct orc_seq *s[3] = { NULL, NULL, NULL };
+	static struct orc_topk top;
+	int32_t prompt[70], next[3] = { 0, 0, 0 };
 	int rc = 0;
 
 	for (uint32_t i = 0; i < 70; i++)
 		prompt[i] = (int32_t)((i * 7 + 3) % nv);
-	for (int i = 0; i < 2 && rc == 0; i++)
+	for (int i = 0; i < 3 && rc == 0; i++)
 		rc = orc_seq_new(m, &s[i], err);
-	struct orc_eval_item it[2] = {
+	struct orc_eval_item it[3] = {
 		{ .seq = s[0], .ids = prompt, .n = 70, .argmax = &next[0] },
 		{ .seq = s[1], .ids = prompt + 20, .n = 10, .argmax = &next[1] },
+		{ .seq = s[2], .ids = prompt + 40, .n = 5, .top = &top },
 	};
 	for (int step = 0; step < 7 && rc == 0; step++) {
-		rc = orc_model_eval(m, it, 2, err);
-		for (int i = 0; i < 2; i++) {
+		rc = orc_model_eval(m, it, 3, err);
+		next[2] = top.id[0] >= 0 && (uint32_t)top.id[0] < nv ? top.id[0] : 0;
+		for (int i = 0; i < 3; i++) {
 			it[i].ids = &next[i];
 			it[i].n = 1;
 		}
 	}
-	orc_seq_free(s[0]);
-	orc_seq_free(s[1]);
+	for (int i = 0; i < 3; i++)
+		orc_seq_free(s[i]);
 	return rc;
 }
 
 static struct orc_model *load(const char *name, struct orc_err *err)
 {
-	struct orc_model_opts o = { .backend = ORC_BACKEND_CUDA, .n_ctx = 128, .n_seq_max = 3, .n_batch = 96 };
+	struct orc_model_opts o = { .backend = ORC_BACKEND_CUDA, .n_ctx = 128, .n_seq_max = 4, .n_batch = 96 };
 	struct orc_model *m = NULL;
 	char path[256];
 
