@@ -196,17 +196,19 @@ static bool matmul_ok(struct cu_ctx *c, const struct cu_rec *r)
 	return true;
 }
 
+/* What mm_ws() grows the products' scratch to for a product of ncols
+ * columns of K (0: none used). */
+static size_t mm_ws_need(int wtype, int K, int ncols)
+{
+	return orc_k_mm_ws_bytes(wtype, K, ncols) > 0 ? orc_k_mm_ws_bytes(wtype, K, ORC_K_MM_WS_COLS) : 0;
+}
+
 /* Scratch for the tensor-core products' prepared activations (kernels.h,
  * orc_k_gemv.ws): grown outside captures only (a captured step keeps the
  * pointer); without it the products take the same bits, only slower.
  * Growing drops every captured step, so it grows at once to the most a
  * product of this K can use (ORC_K_MM_WS_COLS columns: half a megabyte a
  * thousand of K), not a column at a time as batches grow. */
-static size_t mm_ws_need(int wtype, int K, int ncols)
-{
-	return orc_k_mm_ws_bytes(wtype, K, ncols) > 0 ? orc_k_mm_ws_bytes(wtype, K, ORC_K_MM_WS_COLS) : 0;
-}
-
 static void mm_ws(struct cu_ctx *c, int wtype, int K, int ncols)
 {
 	size_t need = mm_ws_need(wtype, K, ncols);
