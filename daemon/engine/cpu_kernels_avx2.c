@@ -94,7 +94,7 @@ static void q4_0_row(const void *row, uint32_t i0, uint32_t n, float *dst)
 /* Q4_K: f16 d | f16 dmin | scales[12] | qs[128]; eight 32-element groups,
  * each d * scale * q - dmin * min with the multiply and the subtract
  * rounded separately, as in quant.c. */
-static void q4_k_scale_min(int j, const uint8_t *q, float *d, float *m)
+static ALWAYS_INLINE void q4_k_scale_min(int j, const uint8_t *q, float *d, float *m)
 {
 	if (j < 4) {
 		*d = (float)(q[j] & 63);
@@ -321,6 +321,71 @@ static ALWAYS_INLINE void direct_tile(w8_fn ld, const uint8_t *const rows[ORC_CP
 			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, a[t][r]);
 }
 
+/* Group g (32 weights, elements e0 .. e0+31) of the 4 rows' Q4_K
+ * super-blocks xb[r]: each weight d * scale * q - dmin * min exactly as
+ * q4_k_row stores it, then mm_tile's FMA; the rows interleaved, so that
+ * their accumulators are independent chains. hi: the group's quants are
+ * the bytes' high nibbles. */
+static ALWAYS_INLINE void q4_k_group(const uint8_t *const xb[ORC_CPU_MR], const float *const *x, uint32_t e0,
+				     int g, const __m256 dv[ORC_CPU_MR], const __m256 mv[ORC_CPU_MR],
+				     __m256 b[ORC_CPU_MR][3], const int T, const int hi)
+{
+	const __m128i low = _mm_set1_epi8(0x0F);
+
+	UNROLL for (int k = 0; k < 32; k += 8) {
+		__m256 xv[3];
+		UNROLL for (int t = 0; t < T; t++)
+			xv[t] = _mm256_loadu_ps(x[t] + e0 + k);
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+			__m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(xb[r] + 16 + 32 * (g / 2) + k));
+			q = hi ? _mm_and_si128(_mm_srli_epi16(q, 4), low) : _mm_and_si128(q, low);
+			const __m256 w = _mm256_sub_ps(_mm256_mul_ps(dv[r], _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q))),
+						       mv[r]);
+			UNROLL for (int t = 0; t < T; t++)
+				b[r][t] = _mm256_fmadd_ps(w, xv[t], b[r][t]);
+		}
+	}
+}
+
+static ALWAYS_INLINE void direct_tile_q4_k(const uint8_t *const rows[ORC_CPU_MR], const float *const *x,
+					   uint32_t i0, uint32_t n, float *acc, const int T)
+{
+	__m256 b[ORC_CPU_MR][3];
+
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			b[r][t] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	for (uint32_t j = 0; j < n; j += ORC_QK_K) {
+		const size_t off = (size_t)((i0 + j) / ORC_QK_K) * 144;
+		const uint8_t *xb[ORC_CPU_MR];
+		float d[ORC_CPU_MR], dmin[ORC_CPU_MR];
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+			xb[r] = rows[r] + off;
+			_mm_prefetch((const char *)xb[r] + PF_DIST, _MM_HINT_T0);
+			d[r] = orc_cpu_f16((uint16_t)(xb[r][0] | xb[r][1] << 8));
+			dmin[r] = orc_cpu_f16((uint16_t)(xb[r][2] | xb[r][3] << 8));
+		}
+		for (int g = 0; g < 8; g += 2) {
+			__m256 dv[ORC_CPU_MR], mv[ORC_CPU_MR];
+			UNROLL for (int h = 0; h < 2; h++) {
+				UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+					float sc, mn;
+					q4_k_scale_min(g + h, xb[r] + 4, &sc, &mn);
+					dv[r] = _mm256_set1_ps(d[r] * sc);
+					mv[r] = _mm256_set1_ps(dmin[r] * mn);
+				}
+				if (h == 0)
+					q4_k_group(xb, x, j + 32 * (uint32_t)g, g, dv, mv, b, T, 0);
+				else
+					q4_k_group(xb, x, j + 32 * (uint32_t)(g + 1), g + 1, dv, mv, b, T, 1);
+			}
+		}
+	}
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, b[r][t]);
+}
+
 #define DIRECT(NAME, TILE, ...)                                                             \
 	static void NAME(const uint8_t *const rows[ORC_CPU_MR], const float *const *x,      \
 			 uint32_t n_tok, uint32_t i0, uint32_t n, float *acc)               \
@@ -338,6 +403,17 @@ DIRECT(direct_bf16, direct_tile, w8_bf16)
 DIRECT(direct_q8_0, direct_tile_b32, q8_0_sub, sizeof(struct q8_0_block))
 DIRECT(direct_q4_0, direct_tile_b32, q4_0_sub, sizeof(struct q4_0_block))
 
+static void direct_q4_k(const uint8_t *const rows[ORC_CPU_MR], const float *const *x, uint32_t n_tok,
+			uint32_t i0, uint32_t n, float *acc)
+{
+	if (n_tok == 1)
+		direct_tile_q4_k(rows, x, i0, n, acc, 1);
+	else if (n_tok == 2)
+		direct_tile_q4_k(rows, x, i0, n, acc, 2);
+	else
+		direct_tile_q4_k(rows, x, i0, n, acc, 3);
+}
+
 static bool avx2_mm_direct(enum orc_type type, const uint8_t *const rows[ORC_CPU_MR],
 			   const float *const *x, uint32_t n_tok, uint32_t i0, uint32_t n, float *acc)
 {
@@ -346,6 +422,7 @@ static bool avx2_mm_direct(enum orc_type type, const uint8_t *const rows[ORC_CPU
 	case ORC_TYPE_BF16: direct_bf16(rows, x, n_tok, i0, n, acc); return true;
 	case ORC_TYPE_Q8_0: direct_q8_0(rows, x, n_tok, i0, n, acc); return true;
 	case ORC_TYPE_Q4_0: direct_q4_0(rows, x, n_tok, i0, n, acc); return true;
+	case ORC_TYPE_Q4_K: direct_q4_k(rows, x, n_tok, i0, n, acc); return true;
 	default: return false;
 	}
 }
