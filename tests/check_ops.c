@@ -267,10 +267,10 @@ END_TEST
 START_TEST(matmul_batch_invariance)
 {
 	const enum orc_type types[] = { ORC_TYPE_F32, ORC_TYPE_F16, ORC_TYPE_BF16, ORC_TYPE_Q8_0,
-					ORC_TYPE_Q4_0, ORC_TYPE_Q4_K };
+					ORC_TYPE_Q4_0, ORC_TYPE_Q4_K, ORC_TYPE_Q6_K };
 	struct orc_backend *be1 = new_backend(1, false), *be2 = new_backend(2, false);
 
-	for (size_t ti = 0; ti < 6; ti++) {
+	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++) {
 		const uint32_t k = k_for(types[ti], 1), n = 37, n_tok = 70;
 		uint64_t rb = orc_type_row_bytes(types[ti], k);
 		void *wq = rnd_weights(types[ti], k, n);

@@ -129,6 +129,39 @@ static void q4_k_row(const void *row, uint32_t i0, uint32_t n, float *dst)
 	}
 }
 
+/* Q6_K: ql[128] | qh[64] | int8 scales[16] | f16 d; each 128-element half
+ * holds four runs of 32, run p's quant (low 4 bits from ql, 2 high bits
+ * from qh) minus 32, times d * scale, multiplied in that order as in
+ * quant.c. Run p of elements l .. l+7 of half h as int8 (-32 .. 31). */
+static ALWAYS_INLINE __m128i q6_k_quants(const uint8_t *ql, const uint8_t *qh, int p, int l)
+{
+	const __m128i m4 = _mm_set1_epi8(0x0F), m3 = _mm_set1_epi8(3);
+	__m128i lo = _mm_loadl_epi64((const __m128i *)(const void *)(ql + l + 32 * (p & 1)));
+	__m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(qh + l));
+
+	lo = p < 2 ? _mm_and_si128(lo, m4) : _mm_and_si128(_mm_srli_epi16(lo, 4), m4);
+	hi = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hi, 2 * p), m3), 4);
+	return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
+}
+
+static void q6_k_row(const void *row, uint32_t i0, uint32_t n, float *dst)
+{
+	const uint8_t *x = (const uint8_t *)row + (size_t)(i0 / ORC_QK_K) * 210;
+
+	for (uint32_t i = 0; i < n; i += ORC_QK_K, x += 210) {
+		const float d = orc_cpu_f16((uint16_t)(x[208] | x[209] << 8));
+		const int8_t *sc = (const int8_t *)(x + 192);
+		for (int h = 0; h < 2; h++)
+			for (int p = 0; p < 4; p++)
+				for (int l = 0; l < 32; l += 8) {
+					const __m256 dv = _mm256_set1_ps(d * (float)sc[8 * h + l / 16 + 2 * p]);
+					const __m128i q = q6_k_quants(x + 64 * h, x + 128 + 32 * h, p, l);
+					_mm256_storeu_ps(dst + i + 128 * h + 32 * p + l,
+							 _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+				}
+	}
+}
+
 static void avx2_dequant(enum orc_type type, const void *row, uint32_t i0, uint32_t n, float *dst)
 {
 	switch (type) {
@@ -149,6 +182,9 @@ static void avx2_dequant(enum orc_type type, const void *row, uint32_t i0, uint3
 		break;
 	case ORC_TYPE_Q4_K:
 		q4_k_row(row, i0, n, dst);
+		break;
+	case ORC_TYPE_Q6_K:
+		q6_k_row(row, i0, n, dst);
 		break;
 	default:
 		orc_cpu_kern_generic.dequant(type, row, i0, n, dst);
@@ -347,8 +383,8 @@ static ALWAYS_INLINE void q4_k_group(const uint8_t *const xb[ORC_CPU_MR], const 
 	}
 }
 
-static ALWAYS_INLINE void direct_tile_q4_k(const uint8_t *const rows[ORC_CPU_MR], const float *const *x,
-					   uint32_t i0, uint32_t n, float *acc, const int T)
+static ALWAYS_INLINE void direct_tile_q4_k(size_t bsize, const uint8_t *const rows[ORC_CPU_MR],
+					   const float *const *x, uint32_t i0, uint32_t n, float *acc, const int T)
 {
 	__m256 b[ORC_CPU_MR][3];
 
@@ -356,7 +392,7 @@ static ALWAYS_INLINE void direct_tile_q4_k(const uint8_t *const rows[ORC_CPU_MR]
 		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
 			b[r][t] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
 	for (uint32_t j = 0; j < n; j += ORC_QK_K) {
-		const size_t off = (size_t)((i0 + j) / ORC_QK_K) * 144;
+		const size_t off = (size_t)((i0 + j) / ORC_QK_K) * bsize;
 		const uint8_t *xb[ORC_CPU_MR];
 		float d[ORC_CPU_MR], dmin[ORC_CPU_MR];
 		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
@@ -386,6 +422,47 @@ static ALWAYS_INLINE void direct_tile_q4_k(const uint8_t *const rows[ORC_CPU_MR]
 			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, b[r][t]);
 }
 
+/* Like direct_tile_q4_k for Q6_K's super-blocks (210 bytes), each weight
+ * (d * scale) * q as q6_k_row stores it. */
+static ALWAYS_INLINE void direct_tile_q6_k(size_t bsize, const uint8_t *const rows[ORC_CPU_MR],
+					   const float *const *x, uint32_t i0, uint32_t n, float *acc, const int T)
+{
+	__m256 b[ORC_CPU_MR][3];
+
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			b[r][t] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	for (uint32_t j = 0; j < n; j += ORC_QK_K) {
+		const size_t off = (size_t)((i0 + j) / ORC_QK_K) * bsize;
+		const uint8_t *xb[ORC_CPU_MR];
+		float d[ORC_CPU_MR];
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+			xb[r] = rows[r] + off;
+			_mm_prefetch((const char *)xb[r] + PF_DIST, _MM_HINT_T0);
+			d[r] = orc_cpu_f16((uint16_t)(xb[r][208] | xb[r][209] << 8));
+		}
+		for (int h = 0; h < 2; h++)
+			for (int p = 0; p < 4; p++)
+				UNROLL for (int l = 0; l < 32; l += 8) {
+					const uint32_t e = j + 128 * (uint32_t)h + 32 * (uint32_t)p + (uint32_t)l;
+					__m256 xv[3];
+					UNROLL for (int t = 0; t < T; t++)
+						xv[t] = _mm256_loadu_ps(x[t] + e);
+					UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+						const float dsc = d[r] * (float)((const int8_t *)(xb[r] + 192))[8 * h + l / 16 + 2 * p];
+						const __m128i q = q6_k_quants(xb[r] + 64 * h, xb[r] + 128 + 32 * h, p, l);
+						const __m256 w = _mm256_mul_ps(_mm256_set1_ps(dsc),
+									       _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+						UNROLL for (int t = 0; t < T; t++)
+							b[r][t] = _mm256_fmadd_ps(w, xv[t], b[r][t]);
+					}
+				}
+	}
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, b[r][t]);
+}
+
 #define DIRECT(NAME, TILE, ...)                                                             \
 	static void NAME(const uint8_t *const rows[ORC_CPU_MR], const float *const *x,      \
 			 uint32_t n_tok, uint32_t i0, uint32_t n, float *acc)               \
@@ -402,17 +479,9 @@ DIRECT(direct_f16, direct_tile, w8_f16)
 DIRECT(direct_bf16, direct_tile, w8_bf16)
 DIRECT(direct_q8_0, direct_tile_b32, q8_0_sub, sizeof(struct q8_0_block))
 DIRECT(direct_q4_0, direct_tile_b32, q4_0_sub, sizeof(struct q4_0_block))
+DIRECT(direct_q4_k, direct_tile_q4_k, 144)
+DIRECT(direct_q6_k, direct_tile_q6_k, 210)
 
-static void direct_q4_k(const uint8_t *const rows[ORC_CPU_MR], const float *const *x, uint32_t n_tok,
-			uint32_t i0, uint32_t n, float *acc)
-{
-	if (n_tok == 1)
-		direct_tile_q4_k(rows, x, i0, n, acc, 1);
-	else if (n_tok == 2)
-		direct_tile_q4_k(rows, x, i0, n, acc, 2);
-	else
-		direct_tile_q4_k(rows, x, i0, n, acc, 3);
-}
 
 static bool avx2_mm_direct(enum orc_type type, const uint8_t *const rows[ORC_CPU_MR],
 			   const float *const *x, uint32_t n_tok, uint32_t i0, uint32_t n, float *acc)
@@ -423,6 +492,7 @@ static bool avx2_mm_direct(enum orc_type type, const uint8_t *const rows[ORC_CPU
 	case ORC_TYPE_Q8_0: direct_q8_0(rows, x, n_tok, i0, n, acc); return true;
 	case ORC_TYPE_Q4_0: direct_q4_0(rows, x, n_tok, i0, n, acc); return true;
 	case ORC_TYPE_Q4_K: direct_q4_k(rows, x, n_tok, i0, n, acc); return true;
+	case ORC_TYPE_Q6_K: direct_q6_k(rows, x, n_tok, i0, n, acc); return true;
 	default: return false;
 	}
 }
