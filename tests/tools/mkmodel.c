@@ -89,7 +89,7 @@ static int add(struct model *m, enum init init, uint32_t n_dims, uint64_t ne0, u
 	s->ne[1] = n_dims > 1 ? ne1 : 1;
 	s->init = init;
 	/* Matrices in the chosen type; norms, biases (and GPT-2's positions) F32.
-	 * Q4_K needs rows of 256: other rows fall back to Q8_0. */
+	 * Q4_K and Q6_K need rows of 256: other rows fall back to Q8_0. */
 	s->type = ORC_TYPE_F32;
 	if (n_dims == 2 && strcmp(s->name, "position_embd.weight") != 0) {
 		s->type = m->wtype;
@@ -320,13 +320,13 @@ static void write_hparams(struct ggufw *w, const struct model *m)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: mkmodel --preset NAME -o OUT.gguf [--type F32|F16|BF16|Q8_0|Q4_0|Q4_K]\n"
+	fprintf(out, "usage: mkmodel --preset NAME -o OUT.gguf [--type F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q6_K]\n"
 		     "               [--layers N] [--ctx N] [--seed N] [--std S] [--vocab-dir DIR]\n"
 		     "presets:");
 	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
 		fprintf(out, " %s", presets[i].name);
 	fprintf(out, "\nThe vocabulary comes from DIR (default $ORC_SHARED/vocab, else ../shared/vocab).\n"
-		     "Weights ~ N(0, S) (default 0.02), norms 1; Q4_K rows not a multiple of 256 use Q8_0.\n");
+		     "Weights ~ N(0, S) (default 0.02), norms 1; Q4_K and Q6_K rows not a multiple of 256 use Q8_0.\n");
 }
 
 static int parse_type(const char *s, enum orc_type *ret)

@@ -1,7 +1,9 @@
 /* quantize.c -- reference quantizers for mkmodel (see quantize.h). Block
  * layouts as in ggml-common.h: Q8_0 {f16 d; i8 q[32]}, Q4_0 {f16 d; u8
  * q[16]} with x = d * (q - 8), Q4_K {f16 d, dmin; u8 scales[12]; u8
- * q[128]} with x = d * sc * q - dmin * m per 32-element sub-block. */
+ * q[128]} with x = d * sc * q - dmin * m per 32-element sub-block, Q6_K
+ * {u8 ql[128], qh[64]; i8 scales[16]; f16 d} with x = d * sc * (q - 32)
+ * per 16 elements. */
 #include "config.h"
 
 #include <errno.h>
@@ -206,12 +208,108 @@ static void q4_k_block(const float *x, uint8_t *y)
 			q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
 }
 
+/* ---- Q6_K ---- */
+
+/* ggml's make_qx_quants() with rmse_type 1 (weights x^2): a symmetric
+ * fit of x [n] to levels -nmax .. nmax-1, refined over 18 candidate
+ * scales; L gets level + nmax, the result is the scale. */
+static float fit_scale_sym(int n, int nmax, const float *x, uint8_t *L)
+{
+	float max = 0.0f, amax = 0.0f, sumlx = 0.0f, suml2 = 0.0f, iscale, scale, best;
+
+	for (int i = 0; i < n; i++) {
+		float ax = fabsf(x[i]);
+		if (ax > amax) {
+			amax = ax;
+			max = x[i];
+		}
+	}
+	if (amax < 1e-15f) {
+		memset(L, 0, (size_t)n);
+		return 0.0f;
+	}
+	iscale = -nmax / max;
+	for (int i = 0; i < n; i++) {
+		int l = nearest(iscale * x[i]);
+		l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+		L[i] = (uint8_t)(l + nmax);
+		sumlx += x[i] * x[i] * x[i] * l;
+		suml2 += x[i] * x[i] * l * l;
+	}
+	scale = suml2 ? sumlx / suml2 : 0.0f;
+	best = scale * sumlx;
+	for (int is = -9; is <= 9; is++) {
+		if (is == 0)
+			continue;
+		iscale = -(nmax + 0.1f * is) / max;
+		sumlx = suml2 = 0.0f;
+		for (int i = 0; i < n; i++) {
+			int l = nearest(iscale * x[i]);
+			l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+			sumlx += x[i] * x[i] * x[i] * l;
+			suml2 += x[i] * x[i] * l * l;
+		}
+		if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+			for (int i = 0; i < n; i++) {
+				int l = nearest(iscale * x[i]);
+				L[i] = (uint8_t)(nmax + (l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l));
+			}
+			scale = sumlx / suml2;
+			best = scale * sumlx;
+		}
+	}
+	return scale;
+}
+
+/* ggml's quantize_row_q6_K_ref(), one block: ql[128] | qh[64] | i8
+ * scales[16] | f16 d, x = d * scale * (q - 32) per 16 elements. */
+static void q6_k_block(const float *x, uint8_t *y)
+{
+	uint8_t L[ORC_QK_K], *ql = y, *qh = y + 128;
+	int8_t *sc = (int8_t *)(y + 192);
+	float scales[ORC_QK_K / 16], max_scale = 0.0f, max_abs = 0.0f, iscale, d;
+
+	for (int ib = 0; ib < ORC_QK_K / 16; ib++) {
+		scales[ib] = fit_scale_sym(16, 32, x + 16 * ib, L + 16 * ib);
+		if (fabsf(scales[ib]) > max_abs) {
+			max_abs = fabsf(scales[ib]);
+			max_scale = scales[ib];
+		}
+	}
+	if (max_abs < 1e-15f) {
+		memset(y, 0, 210);
+		return;
+	}
+	iscale = -128.0f / max_scale;
+	put_f16(y + 208, 1.0f / iscale);
+	for (int ib = 0; ib < ORC_QK_K / 16; ib++) {
+		int v = nearest(iscale * scales[ib]);
+		sc[ib] = (int8_t)(v > 127 ? 127 : v);
+	}
+	for (int j = 0; j < ORC_QK_K / 16; j++) {
+		d = get_f16(y + 208) * sc[j];
+		if (d == 0.0f)
+			continue;
+		for (int i = 0; i < 16; i++) {
+			int l = nearest(x[16 * j + i] / d);
+			L[16 * j + i] = (uint8_t)((l < -32 ? -32 : l > 31 ? 31 : l) + 32);
+		}
+	}
+	for (int j = 0; j < ORC_QK_K; j += 128, ql += 64, qh += 32)
+		for (int l = 0; l < 32; l++) {
+			ql[l] = (uint8_t)((L[j + l] & 0xF) | ((L[j + l + 64] & 0xF) << 4));
+			ql[l + 32] = (uint8_t)((L[j + l + 32] & 0xF) | ((L[j + l + 96] & 0xF) << 4));
+			qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
+					  ((L[j + l + 96] >> 4) << 6));
+		}
+}
+
 /* ---- dispatch ---- */
 
 bool orc_quantize_supported(enum orc_type type)
 {
 	return type == ORC_TYPE_F32 || type == ORC_TYPE_F16 || type == ORC_TYPE_BF16 ||
-	       type == ORC_TYPE_Q8_0 || type == ORC_TYPE_Q4_0 || type == ORC_TYPE_Q4_K;
+	       type == ORC_TYPE_Q8_0 || type == ORC_TYPE_Q4_0 || type == ORC_TYPE_Q4_K || type == ORC_TYPE_Q6_K;
 }
 
 int orc_quantize_row(enum orc_type type, const float *src, void *dst, uint64_t n)
@@ -241,6 +339,10 @@ int orc_quantize_row(enum orc_type type, const float *src, void *dst, uint64_t n
 	case ORC_TYPE_Q4_0:
 		for (uint64_t b = 0; b < n / QK4_0; b++)
 			q4_0_block(src + b * QK4_0, y + b * 18);
+		break;
+	case ORC_TYPE_Q6_K:
+		for (uint64_t b = 0; b < n / ORC_QK_K; b++)
+			q6_k_block(src + b * ORC_QK_K, y + b * 210);
 		break;
 	default:   /* Q4_K */
 		for (uint64_t b = 0; b < n / ORC_QK_K; b++)

@@ -1,5 +1,5 @@
 /* quantize.h -- F32 to the weight types mkmodel writes: F32, F16, BF16,
- * Q8_0, Q4_0 and Q4_K, following ggml's reference quantizers
+ * Q8_0, Q4_0, Q4_K and Q6_K, following ggml's reference quantizers
  * (quantize_row_*_ref) so the blocks are what llama.cpp would write.
  * Test-tool code: it is not part of the engine, which only dequantizes. */
 #ifndef ORC_TOOLS_QUANTIZE_H
