@@ -357,6 +357,22 @@ static ALWAYS_INLINE void direct_tile(w8_fn ld, const uint8_t *const rows[ORC_CP
 			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, a[t][r]);
 }
 
+/* The lane accumulators acc[(t * ORC_CPU_MR + r) * 8 ..] as b[r][t]
+ * (row-major, so that a row's T accumulators can be passed along). */
+static ALWAYS_INLINE void rows_acc_load(const float *acc, __m256 b[ORC_CPU_MR][3], const int T)
+{
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			b[r][t] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+}
+
+static ALWAYS_INLINE void rows_acc_store(float *acc, __m256 b[ORC_CPU_MR][3], const int T)
+{
+	UNROLL for (int t = 0; t < T; t++)
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
+			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, b[r][t]);
+}
+
 /* Group g (32 weights, elements e0 .. e0+31) of the 4 rows' Q4_K
  * super-blocks xb[r]: each weight d * scale * q - dmin * min exactly as
  * q4_k_row stores it, then mm_tile's FMA; the rows interleaved, so that
@@ -388,9 +404,7 @@ static ALWAYS_INLINE void direct_tile_q4_k(size_t bsize, const uint8_t *const ro
 {
 	__m256 b[ORC_CPU_MR][3];
 
-	UNROLL for (int t = 0; t < T; t++)
-		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
-			b[r][t] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	rows_acc_load(acc, b, T);
 	for (uint32_t j = 0; j < n; j += ORC_QK_K) {
 		const size_t off = (size_t)((i0 + j) / ORC_QK_K) * bsize;
 		const uint8_t *xb[ORC_CPU_MR];
@@ -417,9 +431,7 @@ static ALWAYS_INLINE void direct_tile_q4_k(size_t bsize, const uint8_t *const ro
 			}
 		}
 	}
-	UNROLL for (int t = 0; t < T; t++)
-		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
-			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, b[r][t]);
+	rows_acc_store(acc, b, T);
 }
 
 /* Like direct_tile_q4_k for Q6_K's super-blocks (210 bytes), each weight
@@ -429,9 +441,7 @@ static ALWAYS_INLINE void direct_tile_q6_k(size_t bsize, const uint8_t *const ro
 {
 	__m256 b[ORC_CPU_MR][3];
 
-	UNROLL for (int t = 0; t < T; t++)
-		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
-			b[r][t] = _mm256_loadu_ps(acc + (t * ORC_CPU_MR + r) * 8);
+	rows_acc_load(acc, b, T);
 	for (uint32_t j = 0; j < n; j += ORC_QK_K) {
 		const size_t off = (size_t)((i0 + j) / ORC_QK_K) * bsize;
 		const uint8_t *xb[ORC_CPU_MR];
@@ -458,9 +468,7 @@ static ALWAYS_INLINE void direct_tile_q6_k(size_t bsize, const uint8_t *const ro
 					}
 				}
 	}
-	UNROLL for (int t = 0; t < T; t++)
-		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
-			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, b[r][t]);
+	rows_acc_store(acc, b, T);
 }
 
 #define DIRECT(NAME, TILE, ...)                                                             \
