@@ -357,6 +357,16 @@ static ALWAYS_INLINE void direct_tile(w8_fn ld, const uint8_t *const rows[ORC_CP
 			_mm256_storeu_ps(acc + (t * ORC_CPU_MR + r) * 8, a[t][r]);
 }
 
+/* Every cache line of bytes [p, p + n) (a K-quant super-block spans 3 to
+ * 5 lines; one prefetch a block left most of them to the hardware). */
+static ALWAYS_INLINE void prefetch_span(const uint8_t *p, size_t n)
+{
+	const uintptr_t end = (uintptr_t)p + n - 1;
+
+	for (uintptr_t a = (uintptr_t)p & ~(uintptr_t)63; a <= end; a += 64)
+		_mm_prefetch((const char *)a, _MM_HINT_T0);
+}
+
 /* The lane accumulators acc[(t * ORC_CPU_MR + r) * 8 ..] as b[r][t]
  * (row-major, so that a row's T accumulators can be passed along). */
 static ALWAYS_INLINE void rows_acc_load(const float *acc, __m256 b[ORC_CPU_MR][3], const int T)
@@ -411,7 +421,7 @@ static ALWAYS_INLINE void direct_tile_q4_k(size_t bsize, const uint8_t *const ro
 		float d[ORC_CPU_MR], dmin[ORC_CPU_MR];
 		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
 			xb[r] = rows[r] + off;
-			_mm_prefetch((const char *)xb[r] + PF_DIST, _MM_HINT_T0);
+			prefetch_span(xb[r] + PF_DIST, bsize);
 			d[r] = orc_cpu_f16((uint16_t)(xb[r][0] | xb[r][1] << 8));
 			dmin[r] = orc_cpu_f16((uint16_t)(xb[r][2] | xb[r][3] << 8));
 		}
@@ -448,7 +458,7 @@ static ALWAYS_INLINE void direct_tile_q6_k(size_t bsize, const uint8_t *const ro
 		float d[ORC_CPU_MR];
 		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
 			xb[r] = rows[r] + off;
-			_mm_prefetch((const char *)xb[r] + PF_DIST, _MM_HINT_T0);
+			prefetch_span(xb[r] + PF_DIST, bsize);
 			d[r] = orc_cpu_f16((uint16_t)(xb[r][208] | xb[r][209] << 8));
 		}
 		for (int h = 0; h < 2; h++)
