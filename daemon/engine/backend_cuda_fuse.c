@@ -75,10 +75,10 @@ static bool same_view(const struct orc_tensor *a, const struct orc_tensor *b)
 	       a->ne1 == b->ne1 && a->nb1 == b->nb1;
 }
 
-/* Do two views share a byte? Rows of a common stride P whose bytes stay
- * inside one period each cover a rectangle (rows x byte columns), so
- * column slices of one matrix (q, k and v of a QKV product) are told
- * apart exactly; otherwise the byte spans decide. */
+/* Do two views share a byte? Rows of a common stride P no longer than P
+ * are told apart exactly, measured from the earlier view's start (column
+ * slices of one matrix: q, k and v of a QKV product, wherever the matrix
+ * starts); otherwise the byte spans decide. */
 static bool overlaps(const struct orc_tensor *a, const struct orc_tensor *b)
 {
 	if (a->buf != b->buf || a->offset >= t_end(b) || b->offset >= t_end(a))
@@ -88,13 +88,17 @@ static bool overlaps(const struct orc_tensor *a, const struct orc_tensor *b)
 	const uint64_t P = a->ne1 > 1 ? a->nb1 : b->nb1;
 	if (P == 0 || (a->ne1 > 1 && a->nb1 != P) || (b->ne1 > 1 && b->nb1 != P))
 		return true;
+	if (b->offset < a->offset) {   /* measure b from a's start, whatever the buffer's */
+		const struct orc_tensor *t = a;
+		a = b;
+		b = t;
+	}
 	const uint64_t ra = orc_tensor_row_bytes(a), rb = orc_tensor_row_bytes(b);
-	const uint64_t ca = a->offset % P, cb = b->offset % P;
-	if (ca + ra > P || cb + rb > P)
+	if (ra > P || rb > P)
 		return true;
-	const uint64_t a0 = a->offset / P, b0 = b->offset / P;
-	const uint64_t a1 = a0 + (a->ne1 ? a->ne1 : 1), b1 = b0 + (b->ne1 ? b->ne1 : 1);
-	return a0 < b1 && b0 < a1 && ca < cb + rb && cb < ca + ra;
+	/* b's row i starts at column r of a's row k + i and may run into the next */
+	const uint64_t na = a->ne1 ? a->ne1 : 1, d = b->offset - a->offset, k = d / P, r = d % P;
+	return (k < na && r < ra) || (k + 1 < na && P - r < rb);
 }
 
 /* Does a write of view w replace every byte of t? */
@@ -145,7 +149,7 @@ static int writes_whole(const struct cu_rec *r)
  * is, and scratch too unless the step said what it keeps (step_keep). */
 static bool live_at_end(const struct cu_ctx *c, const struct orc_tensor *t)
 {
-	if (c->n_keep <= 0 || t->buf->usage != ORC_BUF_SCRATCH)
+	if (c->n_keep <= 0 || !t->buf || t->buf->usage != ORC_BUF_SCRATCH)
 		return true;
 	for (int k = 0; k < c->n_keep; k++)
 		if (overlaps(&c->keep[k], t))
