@@ -60,7 +60,7 @@ static int requests(struct orc_model *m, struct orc_err *err)
 
 static struct orc_model *load(const char *name, struct orc_err *err)
 {
-	struct orc_model_opts o = { .backend = ORC_BACKEND_CUDA, .n_ctx = 128, .n_seq_max = 4, .n_batch = 96 };
+	struct orc_model_opts o = { .backend = ORC_BACKEND_CUDA, .n_ctx = 128, .n_seq_max = 4, .n_batch = 512 };
 	struct orc_model *m = NULL;
 	char path[256];
 
