@@ -51,6 +51,18 @@ static void expect_block_bound(const float *x, const float *y, size_t n, size_t 
 	}
 }
 
+/* The RMS of the error under bound times the RMS of x. */
+static void expect_rel_rms(const float *x, const float *y, size_t n, double bound)
+{
+	double se = 0, sx = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		se += (x[i] - y[i]) * (x[i] - y[i]);
+		sx += x[i] * x[i];
+	}
+	ck_assert_msg(sqrt(se / sx) < bound, "relative RMS error %g", sqrt(se / sx));
+}
+
 enum { N = 4096 };
 
 START_TEST(test_q8_0)
@@ -94,15 +106,10 @@ START_TEST(test_q4_k)
 	 * data the RMS error stays under 0.1 of the RMS (a wrong layout gives ~1). */
 	float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
 	float ex[256], ey[256];
-	double se = 0, sx = 0;
 
 	gaussian(x, N, 3);
 	round_trip(ORC_TYPE_Q4_K, x, y, N);
-	for (size_t i = 0; i < N; i++) {
-		se += (x[i] - y[i]) * (x[i] - y[i]);
-		sx += x[i] * x[i];
-	}
-	ck_assert_msg(sqrt(se / sx) < 0.1, "relative RMS error %g", sqrt(se / sx));
+	expect_rel_rms(x, y, N, 0.1);
 	expect_block_bound(x, y, N, 32, 0.25);
 	/* Sub-blocks of integers 0..15 (offset -3 in the odd ones): representable
 	 * up to the f16 rounding of d = 1/63 and dmin = 3/63, i.e. within 0.01. */
@@ -121,15 +128,10 @@ START_TEST(test_q6_k)
 	/* 6-bit levels with an 8-bit scale per 16 elements: for Gaussian data
 	 * the RMS error stays under 0.03 of the RMS (a wrong layout gives ~1). */
 	float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
-	double se = 0, sx = 0;
 
 	gaussian(x, N, 4);
 	round_trip(ORC_TYPE_Q6_K, x, y, N);
-	for (size_t i = 0; i < N; i++) {
-		se += (x[i] - y[i]) * (x[i] - y[i]);
-		sx += x[i] * x[i];
-	}
-	ck_assert_msg(sqrt(se / sx) < 0.03, "relative RMS error %g", sqrt(se / sx));
+	expect_rel_rms(x, y, N, 0.03);
 	expect_block_bound(x, y, N, 16, 0.05);
 	free(x);
 	free(y);

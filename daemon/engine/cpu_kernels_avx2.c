@@ -367,6 +367,17 @@ static ALWAYS_INLINE void prefetch_span(const uint8_t *p, size_t n)
 		_mm_prefetch((const char *)a, _MM_HINT_T0);
 }
 
+/* xb[r]: super-block k (bsize bytes) of row r, its lines PF_DIST ahead
+ * prefetched. */
+static ALWAYS_INLINE void super_blocks(const uint8_t *const rows[ORC_CPU_MR], uint32_t k, size_t bsize,
+				       const uint8_t *xb[ORC_CPU_MR])
+{
+	UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
+		xb[r] = rows[r] + (size_t)k * bsize;
+		prefetch_span(xb[r] + PF_DIST, bsize);
+	}
+}
+
 /* The lane accumulators acc[(t * ORC_CPU_MR + r) * 8 ..] as b[r][t]
  * (row-major, so that a row's T accumulators can be passed along). */
 static ALWAYS_INLINE void rows_acc_load(const float *acc, __m256 b[ORC_CPU_MR][3], const int T)
@@ -416,12 +427,10 @@ static ALWAYS_INLINE void direct_tile_q4_k(size_t bsize, const uint8_t *const ro
 
 	rows_acc_load(acc, b, T);
 	for (uint32_t j = 0; j < n; j += ORC_QK_K) {
-		const size_t off = (size_t)((i0 + j) / ORC_QK_K) * bsize;
 		const uint8_t *xb[ORC_CPU_MR];
 		float d[ORC_CPU_MR], dmin[ORC_CPU_MR];
+		super_blocks(rows, (i0 + j) / ORC_QK_K, bsize, xb);
 		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
-			xb[r] = rows[r] + off;
-			prefetch_span(xb[r] + PF_DIST, bsize);
 			d[r] = orc_cpu_f16((uint16_t)(xb[r][0] | xb[r][1] << 8));
 			dmin[r] = orc_cpu_f16((uint16_t)(xb[r][2] | xb[r][3] << 8));
 		}
@@ -453,14 +462,11 @@ static ALWAYS_INLINE void direct_tile_q6_k(size_t bsize, const uint8_t *const ro
 
 	rows_acc_load(acc, b, T);
 	for (uint32_t j = 0; j < n; j += ORC_QK_K) {
-		const size_t off = (size_t)((i0 + j) / ORC_QK_K) * bsize;
 		const uint8_t *xb[ORC_CPU_MR];
 		float d[ORC_CPU_MR];
-		UNROLL for (int r = 0; r < ORC_CPU_MR; r++) {
-			xb[r] = rows[r] + off;
-			prefetch_span(xb[r] + PF_DIST, bsize);
+		super_blocks(rows, (i0 + j) / ORC_QK_K, bsize, xb);
+		UNROLL for (int r = 0; r < ORC_CPU_MR; r++)
 			d[r] = orc_cpu_f16((uint16_t)(xb[r][208] | xb[r][209] << 8));
-		}
 		for (int h = 0; h < 2; h++)
 			for (int p = 0; p < 4; p++)
 				UNROLL for (int l = 0; l < 32; l += 8) {
